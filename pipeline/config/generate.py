@@ -1,0 +1,79 @@
+"""Config sections for query generation (generate) and query filtering (filter)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from pipeline.config.base import StrictModel
+
+
+class LlamaCppSettings(StrictModel):
+    """A local llama.cpp OpenAI-compatible server that the pipeline starts and stops itself (laptop default)."""
+
+    model_path: str | None = Field(None, description="local GGUF file; None: download hub_repo/hub_file")
+    hub_repo: str = "Qwen/Qwen2.5-1.5B-Instruct-GGUF"
+    hub_file: str = "qwen2.5-1.5b-instruct-q4_k_m.gguf"
+    host: str = "127.0.0.1"
+    port: int = 8765
+    n_ctx: int = 4096
+    n_threads: int | None = None
+    startup_timeout: float = 300.0
+
+
+class GenerateConfig(StrictModel):
+    backend: Literal["endpoint", "vllm", "llamacpp"] = "llamacpp"
+    model: str = Field("local-gguf", description="model name sent to the endpoint (vllm: the model id to serve)")
+    endpoint_url: str | None = Field(None, description="OpenAI-compatible base URL, e.g. http://host:8000/v1")
+    api_key_env: str = Field("OPENAI_API_KEY", description="environment variable holding the API key")
+    llamacpp: LlamaCppSettings = Field(default_factory=LlamaCppSettings)
+    max_passages: int | None = Field(None, ge=1, description="seeded sample of passages to send (None: all)")
+    queries_per_passage: int = Field(3, ge=1, le=10)
+    styles: list[str] = Field(default_factory=lambda: ["keywords", "question", "descriptive"])
+    temperature: float = Field(0.7, ge=0, le=2)
+    max_tokens: int = Field(256, ge=16)
+    json_schema: bool = Field(True, description="ask the server for schema-constrained JSON (response_format)")
+    concurrency: int = Field(4, ge=1)
+    request_timeout: float = Field(180.0, gt=0)
+    max_retries: int = Field(5, ge=0)
+    records_per_chunk: int = Field(50, ge=1, description="passages per checkpoint chunk (resume granularity)")
+
+    @model_validator(mode="after")
+    def _backend_needs(self):
+        if self.backend == "endpoint" and not self.endpoint_url:
+            raise ValueError("generate.backend is 'endpoint' but generate.endpoint_url is empty")
+        if not self.styles:
+            raise ValueError("generate.styles is empty: list at least one query style")
+        return self
+
+
+class RoundTripConfig(StrictModel):
+    enabled: bool = True
+    model: str = "intfloat/multilingual-e5-small"
+    top_k: int = Field(10, ge=1)
+    query_prompt: str = "query: "
+    passage_prompt: str = "passage: "
+    batch_size: int = 64
+
+
+class DecontaminationConfig(StrictModel):
+    eval_sets: list[str] = Field(default_factory=list, description="BEIR-style folders (corpus/queries jsonl)")
+    ngram: int = Field(8, ge=3, description="word n-gram length that counts as overlap with a passage")
+    query_ngram: int = Field(5, ge=2, description="word n-gram length that counts as overlap with a query")
+
+
+class FilterConfig(StrictModel):
+    language_check: bool = True
+    language_threshold: float = Field(0.5, ge=0, le=1)
+    min_words: int = 2
+    max_words: int = 40
+    min_chars: int = 6
+    max_chars: int = 300
+    near_duplicate_threshold: float = Field(0.8, gt=0, le=1, description="Jaccard of word 3-gram shingles")
+    copy_max_ratio: float = Field(
+        0.9, gt=0, le=1, description="drop a query whose longest verbatim passage span covers this share of it"
+    )
+    copy_min_words: int = Field(5, description="the copy check applies to queries of at least this many words")
+    round_trip: RoundTripConfig = Field(default_factory=RoundTripConfig)
+    decontamination: DecontaminationConfig = Field(default_factory=DecontaminationConfig)

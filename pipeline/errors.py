@@ -1,0 +1,26 @@
+"""User-facing errors: each names what is wrong and how to fix it.
+
+The CLI prints these without a traceback and exits with status 2; any other exception is a bug.
+"""
+
+from __future__ import annotations
+
+
+class PipelineError(Exception):
+    """Base class for errors caused by the user's input, config or environment (not by a bug)."""
+
+
+class ConfigError(PipelineError):
+    """The config file (or a language file) is missing, malformed or has invalid values."""
+
+
+class InputDataError(PipelineError):
+    """Input data is missing, unreadable or not in the expected shape."""
+
+
+class StageError(PipelineError):
+    """A stage cannot run: its upstream output is missing/empty, or the run folder was made by another config."""
+
+
+class EndpointError(PipelineError):
+    """The LLM endpoint is unreachable, rejects the key, or does not serve the requested model."""

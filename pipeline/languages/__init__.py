@@ -1,0 +1,82 @@
+"""Language files: everything language-specific (LID label, FineWeb-2 thresholds, stop words, prompts).
+
+Example:
+    >>> from pipeline.languages import load_language
+    >>> lang = load_language("ita_Latn")
+    >>> lang.lid["ft176"].label
+    'it'
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from pydantic import Field, ValidationError
+
+from pipeline.config.base import StrictModel
+from pipeline.errors import ConfigError
+
+LANGUAGES_DIR = Path(__file__).parent
+
+
+class LidSpec(StrictModel):
+    label: str
+    threshold: float = Field(ge=0, le=1)
+
+
+class QualitySpec(StrictModel):
+    dup_line_frac: float
+    dup_n_grams: list[tuple[int, float]]
+    top_n_grams: list[tuple[int, float]]
+    line_punct_thr: float
+    new_line_ratio: float
+    max_avg_word_length: float
+    min_avg_word_length: float
+    max_non_alpha_words_ratio: float
+    min_stop_words: int = 2
+    stopwords: list[str]
+
+
+class PromptSpec(StrictModel):
+    system: str
+    user: str
+    styles: dict[str, str]
+    example: str
+    refusals: list[str] = Field(default_factory=list)
+
+
+class LanguageSpec(StrictModel):
+    code: str
+    name: str
+    iso_639_1: str
+    spacy: str
+    datatrove_language: str
+    lid: dict[str, LidSpec]
+    quality: QualitySpec
+    stop_words: list[str]
+    prompts: PromptSpec
+
+
+def available_languages() -> list[str]:
+    return sorted(p.stem for p in LANGUAGES_DIR.glob("*.yaml"))
+
+
+def load_language(name_or_path: str) -> LanguageSpec:
+    """Load a bundled language by code (``ita_Latn``) or any language YAML file by path."""
+    path = Path(name_or_path)
+    if not path.suffix:
+        path = LANGUAGES_DIR / f"{name_or_path}.yaml"
+    if not path.is_file():
+        raise ConfigError(
+            f"unknown language '{name_or_path}': bundled ones are {', '.join(available_languages())}. "
+            "Use one of them or give the path of a language YAML (copy pipeline/languages/ita_Latn.yaml)."
+        )
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return LanguageSpec.model_validate(data)
+    except yaml.YAMLError as e:
+        raise ConfigError(f"language file {path} is not valid YAML: {e}") from None
+    except ValidationError as e:
+        problems = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors())
+        raise ConfigError(f"language file {path} is invalid: {problems}") from None

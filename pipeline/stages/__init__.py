@@ -1,0 +1,11 @@
+"""The pipeline's stages, in order. Each reads the previous stage's folder in the run and writes its own."""
+
+from __future__ import annotations
+
+from pipeline.stages.ingest import IngestStage
+from pipeline.stages.passages import PassagesStage
+
+STAGES = {stage.name: stage for stage in (IngestStage, PassagesStage)}
+ORDER = list(STAGES)
+
+__all__ = ["STAGES", "ORDER"]

@@ -1,0 +1,127 @@
+"""What every stage shares: its folder in the run, skip-when-done, config-compatibility checks, statistics.
+
+A stage writes everything under ``runs/<run_name>/<stage>/``. When it finishes it writes ``_SUCCESS.json`` with
+the hash of the config that shaped it (its own sections plus its upstream stage's hash) and its statistics; a
+rerun skips it. A stage killed half-way leaves ``_STARTED.json`` (same hash), and resumes from its partial output.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pipeline.config import PipelineConfig
+from pipeline.errors import StageError
+from pipeline.languages import LanguageSpec, load_language
+
+SUCCESS = "_SUCCESS.json"
+STARTED = "_STARTED.json"
+
+
+class Stage(ABC):
+    """One step of the pipeline. Subclasses set ``name``, ``upstream``, ``config_sections`` and write ``process``."""
+
+    name: ClassVar[str]
+    upstream: ClassVar[str | None] = None
+    config_sections: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, config: PipelineConfig):
+        self.config = config
+        self.run_dir = config.run_dir
+        self.dir = self.run_dir / self.name
+        self._language: LanguageSpec | None = None
+
+    @property
+    def language(self) -> LanguageSpec:
+        if self._language is None:
+            self._language = load_language(self.config.language)
+        return self._language
+
+    @property
+    def upstream_dir(self) -> Path:
+        assert self.upstream is not None
+        return self.run_dir / self.upstream
+
+    # ----------------------------------------------------------------- state
+    def config_hash(self) -> str:
+        own = self.config.section_hash(*self.config_sections)
+        if self.upstream is None:
+            return own
+        up = read_marker(self.upstream_dir)
+        return f"{own}-{up['config_hash'][:8]}" if up else own
+
+    def is_done(self) -> bool:
+        marker = read_marker(self.dir)
+        return marker is not None and marker["config_hash"] == self.config_hash()
+
+    def check_upstream(self) -> None:
+        if self.upstream and read_marker(self.upstream_dir) is None:
+            raise StageError(
+                f"stage '{self.name}' needs the output of stage '{self.upstream}', which has not finished in "
+                f"{self.run_dir}. Run `python -m pipeline.run --stage {self.upstream}` first (or `--stage all`)."
+            )
+
+    def _check_compatible(self) -> None:
+        wanted = self.config_hash()
+        for marker_name in (SUCCESS, STARTED):
+            path = self.dir / marker_name
+            if path.is_file():
+                found = json.loads(path.read_text())["config_hash"]
+                if found != wanted:
+                    what = "finished" if marker_name == SUCCESS else "partial"
+                    raise StageError(
+                        f"{self.dir} holds {what} output of stage '{self.name}' made with a different config "
+                        f"(hash {found}, now {wanted}). Rerun with --force to redo this stage (later stages must "
+                        f"then be redone too), or use another run_name / --output-dir to keep both."
+                    )
+                return
+
+    # ------------------------------------------------------------------- run
+    def run(self, force: bool = False) -> dict[str, Any]:
+        """Run the stage unless it is already done; return its statistics."""
+        self.check_upstream()
+        if force and self.dir.exists():
+            shutil.rmtree(self.dir)
+        self._check_compatible()
+        if self.is_done():
+            stats = read_marker(self.dir)["stats"]
+            print(f"[{self.name}] already done in {self.dir} (use --force to redo): {self.summary(stats)}")
+            return stats
+        self.dir.mkdir(parents=True, exist_ok=True)
+        (self.dir / STARTED).write_text(json.dumps({"config_hash": self.config_hash()}))
+        start = time.time()
+        stats = self.process()
+        stats["seconds"] = round(time.time() - start, 1)
+        (self.dir / "stats.json").write_text(json.dumps(stats, indent=2, ensure_ascii=False))
+        write_marker(self.dir, {"stage": self.name, "config_hash": self.config_hash(), "stats": stats})
+        print(f"[{self.name}] done in {stats['seconds']}s: {self.summary(stats)}")
+        return stats
+
+    @abstractmethod
+    def process(self) -> dict[str, Any]:
+        """Do the stage's work, resuming from partial output; return JSON-serialisable statistics."""
+
+    def summary(self, stats: dict[str, Any]) -> str:
+        """One line for the console; stages override to show what matters."""
+        keys = ("documents_in", "kept", "rows")
+        return ", ".join(f"{k}={stats[k]}" for k in keys if k in stats) or "see stats.json"
+
+
+def read_marker(stage_dir: Path) -> dict | None:
+    path = Path(stage_dir) / SUCCESS
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def write_marker(stage_dir: Path, payload: dict) -> None:
+    tmp = Path(stage_dir) / (SUCCESS + ".tmp")
+    tmp.write_text(json.dumps(payload, indent=2, ensure_ascii=False))
+    tmp.replace(Path(stage_dir) / SUCCESS)
+    (Path(stage_dir) / STARTED).unlink(missing_ok=True)
+
+
+def format_drops(dropped: dict[str, int]) -> str:
+    return ", ".join(f"{reason} {n}" for reason, n in sorted(dropped.items(), key=lambda kv: -kv[1]) if n) or "none"

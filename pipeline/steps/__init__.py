@@ -1,0 +1,1 @@
+"""Datatrove PipelineSteps written for this toolkit (only what datatrove itself lacks)."""
