@@ -1,7 +1,9 @@
 """Command line: ``python -m pipeline.run --stage {ingest,passages,...,all} --config FILE``.
 
-With no --config the demo config (configs/demo.yaml, on the bundled sample) runs. A finished stage is skipped on
-rerun (--force redoes it); a stage killed half-way resumes from what it had written.
+``--stage X`` runs X and, first, any stage before it that has not finished (finished stages are skipped, so
+running stages one at a time and ``--stage all`` give the same result). With no --config the demo config
+(configs/demo.yaml, on the bundled sample) runs. --force redoes the named stage; a stage killed half-way resumes
+from what it had written.
 """
 
 from __future__ import annotations
@@ -27,10 +29,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run_stages(config, stages: list[str], force: bool = False) -> dict[str, dict]:
+    """Run ``stages`` in order; ``force`` redoes the last one (and so every stage after it is redone too)."""
     results, timings = {}, {}
     for name in stages:
         start = time.time()
-        results[name] = STAGES[name](config).run(force=force)
+        results[name] = STAGES[name](config).run(force=force and name == stages[-1])
         timings[name] = time.time() - start
     if len(stages) > 1:
         print("\nSummary")
@@ -46,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         config = load_config(args.config, {"output_dir": args.output_dir, "run_name": args.run_name})
-        stages = ORDER if args.stage == "all" else [args.stage]
+        stages = ORDER if args.stage == "all" else ORDER[: ORDER.index(args.stage) + 1]
         run_stages(config, stages, force=args.force)
     except PipelineError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -33,7 +33,9 @@ class GenerateConfig(StrictModel):
     styles: list[str] = Field(default_factory=lambda: ["keywords", "question", "descriptive"])
     temperature: float = Field(0.7, ge=0, le=2)
     max_tokens: int = Field(256, ge=16)
-    json_schema: bool = Field(True, description="ask the server for schema-constrained JSON (response_format)")
+    response_format: Literal["json_schema", "json_object", "none"] | None = Field(
+        None, description="how to ask for schema-constrained JSON: json_schema (OpenAI, vLLM), json_object with a "
+        "schema (llama-cpp-python), none; None picks by backend")
     concurrency: int = Field(4, ge=1)
     request_timeout: float = Field(180.0, gt=0)
     max_retries: int = Field(5, ge=0)

@@ -77,6 +77,7 @@ class DedupConfig(StrictModel):
 class IngestConfig(StrictModel):
     source: SourceConfig = Field(default_factory=lambda: SourceConfig(path="pipeline/data/sample"))
     language_id: LanguageIdConfig = Field(default_factory=LanguageIdConfig)
+    strip_trailing_marks: bool = Field(True, description="drop dashes/bullets dangling at a document's end")
     gopher_repetition: bool = True
     fineweb_quality: bool = True
     gopher_quality: bool = True

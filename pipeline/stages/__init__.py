@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from pipeline.stages.generate import GenerateStage
 from pipeline.stages.ingest import IngestStage
 from pipeline.stages.passages import PassagesStage
 
-STAGES = {stage.name: stage for stage in (IngestStage, PassagesStage)}
+STAGES = {stage.name: stage for stage in (IngestStage, PassagesStage, GenerateStage)}
 ORDER = list(STAGES)
 
 __all__ = ["STAGES", "ORDER"]

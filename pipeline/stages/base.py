@@ -2,11 +2,13 @@
 
 A stage writes everything under ``runs/<run_name>/<stage>/``. When it finishes it writes ``_SUCCESS.json`` with
 the hash of the config that shaped it (its own sections plus its upstream stage's hash) and its statistics; a
-rerun skips it. A stage killed half-way leaves ``_STARTED.json`` (same hash), and resumes from its partial output.
+rerun skips it. A stage killed half-way leaves ``_STARTED.json`` (same hash), and resumes from its partial output. A stage whose
+upstream output changed is redone (cheap stages) or refused until --force (expensive ones: generate).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import time
@@ -47,16 +49,26 @@ class Stage(ABC):
         return self.run_dir / self.upstream
 
     # ----------------------------------------------------------------- state
+    expensive: ClassVar[bool] = False  # never discard this stage's output without --force
+
     def config_hash(self) -> str:
-        own = self.config.section_hash(*self.config_sections)
+        """Hash of the config sections that shape this stage's output."""
+        return self.config.section_hash(*self.config_sections)
+
+    def upstream_fingerprint(self) -> str | None:
         if self.upstream is None:
-            return own
+            return None
         up = read_marker(self.upstream_dir)
-        return f"{own}-{up['config_hash'][:8]}" if up else own
+        return up["fingerprint"] if up else None
 
     def is_done(self) -> bool:
         marker = read_marker(self.dir)
-        return marker is not None and marker["config_hash"] == self.config_hash()
+        return (marker is not None and marker["config_hash"] == self.config_hash()
+                and marker.get("upstream") == self.upstream_fingerprint() and self.extent_done(marker["stats"]))
+
+    def extent_done(self, stats: dict) -> bool:
+        """Whether finished output covers what the config asks for (generate grows when max_passages grows)."""
+        return True
 
     def check_upstream(self) -> None:
         if self.upstream and read_marker(self.upstream_dir) is None:
@@ -66,19 +78,28 @@ class Stage(ABC):
             )
 
     def _check_compatible(self) -> None:
-        wanted = self.config_hash()
+        """Refuse output made by another config; redo cheap stages whose upstream output changed."""
         for marker_name in (SUCCESS, STARTED):
             path = self.dir / marker_name
-            if path.is_file():
-                found = json.loads(path.read_text())["config_hash"]
-                if found != wanted:
-                    what = "finished" if marker_name == SUCCESS else "partial"
+            if not path.is_file():
+                continue
+            found = json.loads(path.read_text())
+            what = "finished" if marker_name == SUCCESS else "partial"
+            if found["config_hash"] != self.config_hash():
+                raise StageError(
+                    f"{self.dir} holds {what} output of stage '{self.name}' made with a different config "
+                    f"(hash {found['config_hash']}, now {self.config_hash()}). Rerun with --force to redo this stage "
+                    f"(later stages are then redone too), or use another run_name / --output-dir to keep both."
+                )
+            if found.get("upstream") != self.upstream_fingerprint():
+                if self.expensive:
                     raise StageError(
-                        f"{self.dir} holds {what} output of stage '{self.name}' made with a different config "
-                        f"(hash {found}, now {wanted}). Rerun with --force to redo this stage (later stages must "
-                        f"then be redone too), or use another run_name / --output-dir to keep both."
+                        f"the output of stage '{self.upstream}' changed since stage '{self.name}' used it "
+                        f"({self.dir} holds {what} output). Rerun with --stage {self.name} --force to redo it."
                     )
-                return
+                print(f"[{self.name}] the output of '{self.upstream}' changed: redoing this stage")
+                shutil.rmtree(self.dir)
+            return
 
     # ------------------------------------------------------------------- run
     def run(self, force: bool = False) -> dict[str, Any]:
@@ -92,12 +113,16 @@ class Stage(ABC):
             print(f"[{self.name}] already done in {self.dir} (use --force to redo): {self.summary(stats)}")
             return stats
         self.dir.mkdir(parents=True, exist_ok=True)
-        (self.dir / STARTED).write_text(json.dumps({"config_hash": self.config_hash()}))
+        (self.dir / STARTED).write_text(json.dumps({"config_hash": self.config_hash(),
+                                                    "upstream": self.upstream_fingerprint()}))
         start = time.time()
         stats = self.process()
         stats["seconds"] = round(time.time() - start, 1)
         (self.dir / "stats.json").write_text(json.dumps(stats, indent=2, ensure_ascii=False))
-        write_marker(self.dir, {"stage": self.name, "config_hash": self.config_hash(), "stats": stats})
+        own, up = self.config_hash(), self.upstream_fingerprint()
+        fingerprint = hashlib.sha256(json.dumps([own, up, stats.get("rows")]).encode()).hexdigest()[:16]
+        write_marker(self.dir, {"stage": self.name, "config_hash": own, "upstream": up, "fingerprint": fingerprint,
+                                "stats": stats})
         print(f"[{self.name}] done in {stats['seconds']}s: {self.summary(stats)}")
         return stats
 

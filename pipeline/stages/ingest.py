@@ -17,7 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from datatrove.pipeline.dedup import MinhashDedupCluster, MinhashDedupFilter, MinhashDedupSignature
-from datatrove.pipeline.dedup.exact_dedup import ExactDedupConfig, ExactDedupFilter, ExactDedupSignature, ExactFindDedups
+from datatrove.pipeline.dedup.exact_dedup import (
+    ExactDedupConfig,
+    ExactDedupFilter,
+    ExactDedupSignature,
+    ExactFindDedups,
+)
 from datatrove.pipeline.dedup.minhash import MinhashConfig, MinhashDedupBuckets
 from datatrove.pipeline.filters import FineWebQualityFilter, GopherQualityFilter, GopherRepetitionFilter
 from datatrove.pipeline.formatters import PIIFormatter
@@ -27,6 +32,7 @@ from datatrove.utils.hashing import HashConfig
 from pipeline.errors import InputDataError, StageError
 from pipeline.executors import all_tasks_done, make_executor, read_step_stats
 from pipeline.stages.base import Stage, format_drops
+from pipeline.steps.cleanup import TrailingMarksFormatter
 from pipeline.steps.dedup_keys import normalized_text
 from pipeline.steps.language_id import OfflineLanguageFilter
 from pipeline.steps.readers import RankFileReader, StrictJsonlReader
@@ -80,7 +86,8 @@ class IngestStage(Stage):
         if lid is None:
             raise StageError(f"language file {lang.code} has no lid.{ing.language_id.backend} entry: add it")
         q = lang.quality
-        steps = [
+        steps = [TrailingMarksFormatter()] if ing.strip_trailing_marks else []
+        steps += [
             OfflineLanguageFilter(
                 languages=[lid.label], language_threshold=ing.language_id.threshold or lid.threshold,
                 backend=ing.language_id.backend, model_path=ing.language_id.model_path,
@@ -189,7 +196,7 @@ class IngestStage(Stage):
                 if counter.get("dropped"):
                     dropped["near_duplicate"] = int(counter["dropped"])
         kept = docs_in - sum(dropped.values())
-        return {"documents_in": docs_in, "kept": kept, "dropped": dropped, "dropped_detail": reasons,
+        return {"documents_in": docs_in, "kept": kept, "rows": kept, "dropped": dropped, "dropped_detail": reasons,
                 "output": str(self.dir / "output")}
 
     def summary(self, stats: dict[str, Any]) -> str:

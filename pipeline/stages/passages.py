@@ -66,6 +66,6 @@ class PassagesStage(Stage):
                 f"tokens, max {stats['tokens_max']}); {stats['dropped_too_short']} short pieces dropped")
 
 
-def read_passages(run_dir) -> "pq.Table":
+def read_passages(run_dir) -> pq.Table:
     """All passages of a run as one Arrow table."""
     return pq.read_table(run_dir / "passages" / "data")

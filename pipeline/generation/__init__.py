@@ -1,0 +1,1 @@
+"""Query generation through any OpenAI-compatible endpoint: prompts, reply parsing, server plumbing."""

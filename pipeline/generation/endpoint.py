@@ -1,0 +1,106 @@
+"""Talking to an OpenAI-compatible endpoint through datatrove's InferenceRunner.
+
+datatrove's EndpointServer sends raw HTTP to localhost URLs (where 429 and 5xx are not retried and the URL must
+lack the ``/v1`` that OpenAI base URLs carry) and the openai client elsewhere. Users point us at base URLs in the
+OpenAI convention (``http://host:port/v1``) on any host, so this server always uses the openai client: the same
+behaviour for a local llama.cpp server, vLLM or a hosted API. Concurrency, retries with back-off, the request
+cache and resume stay InferenceRunner's.
+"""
+
+from __future__ import annotations
+
+import os
+
+from datatrove.pipeline.inference.run_inference import InferenceRunner
+from datatrove.pipeline.inference.servers import EndpointServer, InferenceServer
+from datatrove.pipeline.inference.types import InferenceError
+
+from pipeline.errors import EndpointError
+
+FATAL_ERRORS = ("AuthenticationError", "PermissionDeniedError", "NotFoundError", "Error code: 401",
+                "Error code: 403", "Error code: 404")
+
+
+class OpenAICompatibleServer(EndpointServer):
+    """EndpointServer that always uses the openai client (retries 429/5xx with the client's back-off)."""
+
+    def __init__(self, config, rank: int, client_max_retries: int = 5):
+        InferenceServer.__init__(self, config, rank)
+        from openai import AsyncOpenAI
+
+        self.endpoint_url = config.endpoint_url
+        self.client = AsyncOpenAI(api_key=config.api_key or "no-key", base_url=config.endpoint_url,
+                                  timeout=config.request_timeout, max_retries=client_max_retries)
+
+    async def _make_request(self, payload: dict) -> dict:
+        # EndpointServer pops "model" from the payload it is given, so InferenceRunner's retry of the same payload
+        # would fail with KeyError('model'): hand it a copy.
+        return await super()._make_request(dict(payload))
+
+    async def is_ready(self) -> bool:
+        from openai import APIConnectionError, APITimeoutError
+
+        try:
+            await self.client.models.list()
+        except (APIConnectionError, APITimeoutError):
+            return False
+        except Exception:  # noqa: BLE001 - auth errors etc. surface on the first request, with their message
+            return True
+        return True
+
+
+class QueryInferenceRunner(InferenceRunner):
+    """InferenceRunner whose ``endpoint`` server is :class:`OpenAICompatibleServer` (vllm etc. unchanged)."""
+
+    def __init__(self, *args, client_max_retries: int = 5, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.client_max_retries = client_max_retries
+
+    def _init_server(self, rank: int):
+        if self.config.server_type == "endpoint":
+            return OpenAICompatibleServer(self.config, rank, self.client_max_retries)
+        return super()._init_server(rank)
+
+
+async def query_rollout(document, generate, *, messages_for, request_params: dict):
+    """One request per passage. Returns the raw reply (parsed later, so replies can be re-validated offline).
+
+    Per-passage failures (a 400 for an over-long prompt, retries exhausted) are recorded, not raised; failures
+    that no retry can fix (bad key, unknown model) stop the run with the endpoint's message.
+    """
+    payload = {"messages": messages_for(document.text), **request_params}
+    try:
+        result = await generate(payload)
+    except InferenceError as e:
+        message = str(e.error if hasattr(e, "error") else e)
+        if any(marker in message for marker in FATAL_ERRORS):
+            raise
+        return {"error": message[:500]}
+    return {"text": result.text, "finish_reason": result.finish_reason, "usage": result.usage}
+
+
+def preflight(endpoint_url: str, api_key: str | None, model: str, api_key_env: str, timeout: float = 30) -> None:
+    """Fail fast, with the cause, when the endpoint is unreachable, rejects the key or lacks the model."""
+    import openai
+
+    client = openai.OpenAI(api_key=api_key or "no-key", base_url=endpoint_url, timeout=timeout, max_retries=2)
+    try:
+        served = [m.id for m in client.models.list().data]
+    except openai.APIConnectionError as e:
+        raise EndpointError(f"cannot reach the LLM endpoint {endpoint_url} ({e.__cause__ or e}). Is the server "
+                            "running and the URL right (OpenAI style, usually ending in /v1)?") from None
+    except openai.AuthenticationError:
+        raise EndpointError(f"the LLM endpoint {endpoint_url} rejected the API key: set a valid key in the "
+                            f"environment variable {api_key_env} (generate.api_key_env)") from None
+    except openai.NotFoundError:
+        return  # some servers do not list models; the first request will tell
+    except openai.APIStatusError as e:
+        raise EndpointError(f"the LLM endpoint {endpoint_url} answered /models with HTTP {e.status_code}: "
+                            f"{e.message}") from None
+    if served and model not in served:
+        raise EndpointError(f"the LLM endpoint {endpoint_url} does not serve model '{model}'. It serves: "
+                            f"{', '.join(served[:20])}. Set generate.model to one of them.")
+
+
+def api_key_from_env(name: str) -> str | None:
+    return os.environ.get(name) or None

@@ -1,0 +1,93 @@
+"""Prompts from the language file, the JSON schema of a reply, and validation of replies.
+
+Example:
+    >>> from pipeline.languages import load_language
+    >>> lang = load_language("ita_Latn")
+    >>> msgs = build_messages("Il Po è il fiume più lungo d'Italia.", lang.prompts, ["keywords", "question"])
+    >>> parse_reply('{"queries": [{"style": "question", "query": "Qual è il fiume più lungo?"}]}',
+    ...             "stop", ["question"], lang.prompts.refusals).queries
+    [('question', 'Qual è il fiume più lungo?')]
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+
+from pipeline.languages import PromptSpec
+
+_FENCE = re.compile(r"^\s*```(?:json)?\s*|\s*```\s*$", re.IGNORECASE)
+
+
+def styles_for(styles: list[str], n: int) -> list[str]:
+    """The styles asked for in one request: the configured mix, cycled to n entries."""
+    return [styles[i % len(styles)] for i in range(n)]
+
+
+def build_messages(passage: str, prompts: PromptSpec, styles: list[str]) -> list[dict]:
+    unknown = [s for s in styles if s not in prompts.styles]
+    if unknown:
+        raise ValueError(f"style(s) {unknown} not described in the language file's prompts.styles")
+    style_lines = "\n".join(f"- {prompts.styles[s]}" for s in styles)
+    user = prompts.user.format(passage=passage, n=len(styles), styles=style_lines, example=prompts.example)
+    return [{"role": "system", "content": prompts.system}, {"role": "user", "content": user}]
+
+
+def reply_schema(styles: list[str]) -> dict:
+    item = {"type": "object", "properties": {"style": {"type": "string", "enum": sorted(set(styles))},
+                                             "query": {"type": "string"}}, "required": ["style", "query"]}
+    return {"type": "object", "properties": {"queries": {"type": "array", "items": item, "minItems": len(styles),
+                                                         "maxItems": len(styles)}}, "required": ["queries"]}
+
+
+def prompt_hash(prompts: PromptSpec, styles: list[str]) -> str:
+    """Hash of everything that shapes the request except the passage (recorded with every query)."""
+    payload = json.dumps({"prompts": prompts.model_dump(), "styles": styles}, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(payload.encode()).hexdigest()[:12]
+
+
+@dataclass
+class ParsedReply:
+    queries: list[tuple[str, str]] = field(default_factory=list)  # (style, query)
+    drop_reason: str | None = None  # the whole reply was dropped
+    query_drops: dict[str, int] = field(default_factory=dict)  # single queries dropped, by reason
+
+
+def parse_reply(text: str, finish_reason: str | None, styles: list[str], refusals: list[str],
+                max_query_chars: int = 400) -> ParsedReply:
+    """Validate one LLM reply. Never raises: a bad reply comes back with its drop reason."""
+    if not text or not text.strip():
+        return ParsedReply(drop_reason="empty")
+    lowered = text.lower()
+    if any(phrase in lowered for phrase in refusals) and "{" not in text:
+        return ParsedReply(drop_reason="refusal")
+    if finish_reason == "length":
+        return ParsedReply(drop_reason="over_long")
+    try:
+        data = json.loads(_FENCE.sub("", text.strip()))
+    except json.JSONDecodeError:
+        return ParsedReply(drop_reason="invalid_json")
+    items = data.get("queries") if isinstance(data, dict) else data if isinstance(data, list) else None
+    if not isinstance(items, list) or not items:
+        return ParsedReply(drop_reason="invalid_schema")
+    reply = ParsedReply()
+    for item in items:
+        style, query = (item.get("style"), item.get("query")) if isinstance(item, dict) else (None, item)
+        reason = None
+        if not isinstance(query, str) or not query.strip():
+            reason = "empty_query"
+        elif len(query) > max_query_chars:
+            reason = "over_long_query"
+        elif any(phrase in query.lower() for phrase in refusals):
+            reason = "refusal"
+        elif style not in styles:
+            reason = "unknown_style"
+        if reason:
+            reply.query_drops[reason] = reply.query_drops.get(reason, 0) + 1
+        else:
+            reply.queries.append((style, " ".join(query.split())))
+    if not reply.queries:
+        reply.drop_reason = "no_valid_query"
+    return reply

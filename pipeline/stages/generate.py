@@ -1,0 +1,246 @@
+"""generate: passages -> search queries written by an LLM behind any OpenAI-compatible endpoint.
+
+Requests go through datatrove's InferenceRunner (concurrency, retries, request cache, checkpoints). The raw replies
+are kept (``raw/``); parsing and validation happen afterwards, so a better parser never needs new requests.
+
+Layout under ``runs/<name>/generate/``::
+
+    input/passages.jsonl.gz   the seeded sample of passages sent (fixed at the first run, reused on resume)
+    raw/                      one record per passage with the raw reply (InferenceRunner output)
+    checkpoints/              InferenceRunner's request cache and chunk checkpoints (resume)
+    queries.parquet           valid queries: query_id, passage_id, doc_id, style, query, model, prompt_hash
+    dropped.parquet           replies and queries dropped, with the reason and the raw text
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import time
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from datatrove.pipeline.inference.run_inference import InferenceConfig
+from datatrove.pipeline.readers import JsonlReader
+from datatrove.pipeline.writers import JsonlWriter
+
+from pipeline.errors import EndpointError, StageError
+from pipeline.executors import make_executor
+from pipeline.generation.endpoint import QueryInferenceRunner, api_key_from_env, preflight, query_rollout
+from pipeline.generation.llamacpp import llamacpp_server
+from pipeline.generation.prompts import build_messages, parse_reply, prompt_hash, reply_schema, styles_for
+from pipeline.stages.base import Stage, format_drops
+from pipeline.stages.passages import read_passages
+
+
+class MessageBuilder:
+    """Picklable callable: passage text -> chat messages (sent to datatrove workers)."""
+
+    def __init__(self, prompts, styles: list[str]):
+        self.prompts, self.styles = prompts, styles
+
+    def __call__(self, passage: str) -> list[dict]:
+        return build_messages(passage, self.prompts, self.styles)
+
+
+class GenerateStage(Stage):
+    name = "generate"
+    upstream = "passages"
+    config_sections = ("generate",)
+
+    @property
+    def styles(self) -> list[str]:
+        return styles_for(self.config.generate.styles, self.config.generate.queries_per_passage)
+
+    expensive = True
+
+    def config_hash(self) -> str:
+        # max_passages only sets how far into the seeded order to go: growing it extends a finished run
+        section = self.config.generate.model_dump(mode="json", exclude={"max_passages"})
+        return hashlib.sha256(json.dumps([section, self.config.language, self.config.seed],
+                                         sort_keys=True).encode()).hexdigest()[:16]
+
+    def extent_done(self, stats: dict) -> bool:
+        return stats.get("passages_in", 0) >= self._target()
+
+    def _order(self):
+        """All passages in a seeded random order; a run takes a prefix of it, so growing a run appends."""
+        import numpy as np
+
+        table = read_passages(self.run_dir).sort_by("passage_id")
+        if table.num_rows == 0:
+            raise StageError("the passages stage produced no passages: nothing to generate queries for")
+        return table.take(np.random.default_rng(self.config.seed).permutation(table.num_rows))
+
+    def _target(self) -> int:
+        n_total = read_passages(self.run_dir).num_rows
+        n = self.config.generate.max_passages
+        return min(n, n_total) if n else n_total
+
+    def _batches(self) -> list[Path]:
+        return sorted((self.dir / "input").glob("batch_*.jsonl.gz"))
+
+    def _prepare_batches(self) -> list[Path]:
+        """Input written in batches: the first run writes batch 0; a larger max_passages adds the next batch.
+        Each batch runs in its own InferenceRunner folder, so finished batches are never touched again."""
+        batches = self._batches()
+        covered = sum(_count_lines(p) for p in batches)
+        target = self._target()
+        if target > covered:
+            rows = self._order().slice(covered, target - covered).to_pylist()
+            path = self.dir / "input" / f"batch_{len(batches):03d}.jsonl.gz"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            with gzip.open(tmp, "wt", encoding="utf-8") as f:
+                for row in rows:
+                    f.write(json.dumps({"id": row["passage_id"], "text": row["text"],
+                                        "metadata": {"doc_id": row["doc_id"]}}, ensure_ascii=False) + "\n")
+            tmp.replace(path)
+            batches.append(path)
+        elif target < covered:
+            print(f"[generate] {covered} passages already sent (more than max_passages={target}); keeping them all")
+        return batches
+
+    def _estimate(self, batches: list[Path]) -> dict[str, int]:
+        builder = MessageBuilder(self.language.prompts, self.styles)
+        chars = n = 0
+        for path in batches:
+            with gzip.open(path, "rt", encoding="utf-8") as f:
+                for line in f:
+                    chars += sum(len(m["content"]) for m in builder(json.loads(line)["text"]))
+                    n += 1
+        return {"passages": n, "prompt_tokens_estimate": chars // 4}
+
+    # -------------------------------------------------------------------- run
+    def process(self) -> dict[str, Any]:
+        gen = self.config.generate
+        batches = self._prepare_batches()
+        estimate = self._estimate(batches)
+        done = self._count_done()
+        print(f"[generate] {estimate['passages']} passages x {len(self.styles)} queries; about "
+              f"{estimate['prompt_tokens_estimate']:,} prompt tokens (chars/4 estimate); {done} already done")
+        start = time.time()
+        with ExitStack() as stack:
+            url = gen.endpoint_url
+            if gen.backend == "llamacpp":
+                url = stack.enter_context(llamacpp_server(gen.llamacpp, gen.model, self.dir / "llamacpp.log"))
+            if gen.backend in ("endpoint", "llamacpp"):
+                preflight(url, api_key_from_env(gen.api_key_env), gen.model, gen.api_key_env)
+            for batch in batches:
+                self._run_inference(batch, url)
+        elapsed = time.time() - start
+        return self._collect(estimate, elapsed, done)
+
+    def _run_inference(self, batch: Path, url: str | None) -> None:
+        gen = self.config.generate
+        name = batch.name.split(".")[0]
+        request_params = {"max_tokens": gen.max_tokens, "temperature": gen.temperature}
+        fmt = gen.response_format or ("json_object" if gen.backend == "llamacpp" else "json_schema")
+        if fmt == "json_schema":
+            request_params["response_format"] = {"type": "json_schema", "json_schema": {
+                "name": "queries", "schema": reply_schema(self.styles)}}
+        elif fmt == "json_object":  # llama-cpp-python's form: the schema becomes a grammar
+            request_params["response_format"] = {"type": "json_object", "schema": reply_schema(self.styles)}
+        config = InferenceConfig(
+            server_type="endpoint" if gen.backend in ("endpoint", "llamacpp") else "vllm",
+            model_name_or_path=gen.model, endpoint_url=url, api_key=api_key_from_env(gen.api_key_env),
+            max_concurrent_generations=gen.concurrency, request_timeout=gen.request_timeout, metric_interval=30,
+        )
+        runner = QueryInferenceRunner(
+            rollout_fn=query_rollout,
+            config=config,
+            output_writer=JsonlWriter(str(self.dir / "raw" / name),
+                                      output_filename="${rank}_chunk_${chunk_index}.jsonl.gz"),
+            shared_context={"messages_for": MessageBuilder(self.language.prompts, self.styles),
+                            "request_params": request_params},
+            checkpoints_local_dir=str(self.dir / "checkpoints" / name),
+            records_per_chunk=gen.records_per_chunk,
+            metadata_key="reply",
+            client_max_retries=gen.max_retries,
+        )
+        executor = make_executor(self.config.executor, [JsonlReader(str(batch.parent), glob_pattern=batch.name), runner],
+                                 self.dir / "logs" / name, 1, f"generate_{name}", workers=1)
+        try:
+            executor.run()
+        except Exception as e:  # noqa: BLE001 - surface the endpoint's own message, keep what was written
+            message = str(e)
+            raise EndpointError(
+                f"query generation stopped: {message[:600]}\nEverything finished so far is saved in {self.dir}; "
+                "fix the cause and rerun the same command to continue."
+            ) from None
+
+    def _count_done(self) -> int:
+        return sum(1 for _ in self._raw_records())
+
+    def _raw_records(self):
+        for path in sorted((self.dir / "raw").glob("*/*.jsonl.gz")):
+            with gzip.open(path, "rt", encoding="utf-8") as f:
+                for line in f:
+                    if line.strip():
+                        yield json.loads(line)
+
+    # ---------------------------------------------------------------- results
+    def _collect(self, estimate: dict, elapsed: float, done_before: int) -> dict[str, Any]:
+        gen = self.config.generate
+        styles, refusals = self.styles, self.language.prompts.refusals
+        phash = prompt_hash(self.language.prompts, styles)
+        rows, dropped, drops, query_drops = [], [], {}, {}
+        seen, usage = set(), {"prompt_tokens": 0, "completion_tokens": 0}
+        for record in self._raw_records():
+            if record["id"] in seen:  # defensive: a passage counted once even if a chunk was re-uploaded
+                continue
+            seen.add(record["id"])
+            replies = record.get("metadata", {}).get("reply") or [{"error": "no reply"}]
+            reply = replies[0]
+            for key in usage:
+                usage[key] += (reply.get("usage") or {}).get(key, 0) or 0
+            if "error" in reply:
+                parsed_reason, parsed = "request_error", None
+            else:
+                parsed = parse_reply(reply.get("text", ""), reply.get("finish_reason"), styles, refusals)
+                parsed_reason = parsed.drop_reason
+            if parsed is not None:
+                for reason, count in parsed.query_drops.items():
+                    query_drops[reason] = query_drops.get(reason, 0) + count
+            if parsed_reason:
+                drops[parsed_reason] = drops.get(parsed_reason, 0) + 1
+                dropped.append({"passage_id": record["id"], "reason": parsed_reason,
+                                "raw": (reply.get("text") or reply.get("error") or "")[:2000]})
+            for style, query in (parsed.queries if parsed and not parsed_reason else []):
+                qid = hashlib.sha1(f"{record['id']}|{style}|{query}".encode()).hexdigest()[:16]
+                rows.append({"query_id": qid, "passage_id": record["id"],
+                             "doc_id": record.get("metadata", {}).get("doc_id", ""), "style": style,
+                             "query": query, "model": gen.model, "prompt_hash": phash})
+        if not seen:
+            raise StageError(f"no replies were recorded in {self.dir / 'raw'}: the generation did not run")
+        _write_parquet(self.dir / "queries.parquet", rows, ["query_id", "passage_id", "doc_id", "style", "query",
+                                                             "model", "prompt_hash"])
+        _write_parquet(self.dir / "dropped.parquet", dropped, ["passage_id", "reason", "raw"])
+        sent_now = max(len(seen) - done_before, 0)
+        return {
+            "passages_in": estimate["passages"], "replies": len(seen), "rows": len(rows),
+            "replies_dropped": drops, "queries_dropped": query_drops,
+            "prompt_tokens_estimate": estimate["prompt_tokens_estimate"], **usage,
+            "requests_this_run": sent_now,
+            "requests_per_s": round(sent_now / elapsed, 4) if elapsed > 0 else None,
+            "model": gen.model, "backend": gen.backend, "prompt_hash": phash,
+        }
+
+    def summary(self, stats: dict[str, Any]) -> str:
+        return (f"{stats['replies']} replies -> {stats['rows']} queries; replies dropped: "
+                f"{format_drops(stats['replies_dropped'])}; queries dropped: {format_drops(stats['queries_dropped'])}"
+                f"; {stats['requests_per_s']} requests/s")
+
+
+def _write_parquet(path: Path, rows: list[dict], columns: list[str]) -> None:
+    table = pa.Table.from_pylist(rows) if rows else pa.table({c: pa.array([], pa.string()) for c in columns})
+    pq.write_table(table.select(columns), path)
+
+
+def _count_lines(path: Path) -> int:
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        return sum(1 for line in f if line.strip())
