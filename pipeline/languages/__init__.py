@@ -38,12 +38,23 @@ class QualitySpec(StrictModel):
     stopwords: list[str]
 
 
+class JudgePromptSpec(StrictModel):
+    """Yes/no prompt for mine's optional LLM judge (does a mined negative answer the query?); Italian default."""
+
+    system: str = "Sei un valutatore di pertinenza per un motore di ricerca. Rispondi solo con \"sì\" o \"no\"."
+    user: str = ('Query: {query}\n\nPassaggio:\n"""\n{passage}\n"""\n\nIl passaggio risponde alla query, cioè '
+                 "contiene l'informazione cercata? Rispondi solo sì o no.")
+    yes: list[str] = Field(default_factory=lambda: ["sì", "si", "yes"])
+    no: list[str] = Field(default_factory=lambda: ["no"])
+
+
 class PromptSpec(StrictModel):
     system: str
     user: str
     styles: dict[str, str]
     example: str
     refusals: list[str] = Field(default_factory=list)
+    judge: JudgePromptSpec = Field(default_factory=JudgePromptSpec)
 
 
 class LanguageSpec(StrictModel):

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from pipeline.stages.filter import FilterStage
 from pipeline.stages.generate import GenerateStage
 from pipeline.stages.ingest import IngestStage
 from pipeline.stages.passages import PassagesStage
 
-STAGES = {stage.name: stage for stage in (IngestStage, PassagesStage, GenerateStage)}
+STAGES = {stage.name: stage for stage in (IngestStage, PassagesStage, GenerateStage, FilterStage)}
 ORDER = list(STAGES)
 
 __all__ = ["STAGES", "ORDER"]

