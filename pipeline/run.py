@@ -14,6 +14,7 @@ import time
 
 from pipeline.config import load_config
 from pipeline.errors import PipelineError
+from pipeline.publishing.hub import prepare_push, push_release
 from pipeline.stages import ORDER, STAGES
 
 
@@ -25,6 +26,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--output-dir", help="parent folder of run folders (overrides output_dir)")
     parser.add_argument("--run-name", help="run folder name (overrides run_name)")
     parser.add_argument("--force", action="store_true", help="redo the stage(s) even if already done")
+    parser.add_argument("--push", nargs="?", const="", metavar="REPO_ID", help="after publish, upload the dataset "
+                        "to the Hub as REPO_ID (default: publish.repo_id), tagged v<publish.version>; needs HF_TOKEN")
+    parser.add_argument("--dry-run", action="store_true", help="list what --push would upload; upload nothing")
+    parser.add_argument("--force-push", action="store_true", help="with --push: re-publish an existing version tag")
     return parser
 
 
@@ -47,10 +52,16 @@ def run_stages(config, stages: list[str], force: bool = False) -> dict[str, dict
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    sys.stdout.reconfigure(line_buffering=True)  # progress lines show up at once, also when logged to a file
     try:
         config = load_config(args.config, {"output_dir": args.output_dir, "run_name": args.run_name})
         stages = ORDER if args.stage == "all" else ORDER[: ORDER.index(args.stage) + 1]
+        pushing = args.push is not None or args.dry_run
+        if pushing:  # repo id and token are checked before any stage runs
+            prepare_push(config, args.push, args.stage, args.dry_run)
         run_stages(config, stages, force=args.force)
+        if pushing:
+            push_release(config, force=args.force_push, dry_run=args.dry_run)
     except PipelineError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -24,12 +24,13 @@ FATAL_ERRORS = ("AuthenticationError", "PermissionDeniedError", "NotFoundError",
 class OpenAICompatibleServer(EndpointServer):
     """EndpointServer that always uses the openai client (retries 429/5xx with the client's back-off)."""
 
-    def __init__(self, config, rank: int, client_max_retries: int = 5):
+    def __init__(self, config, rank: int, client_max_retries: int = 5, api_key_env: str | None = None):
         InferenceServer.__init__(self, config, rank)
         from openai import AsyncOpenAI
 
         self.endpoint_url = config.endpoint_url
-        self.client = AsyncOpenAI(api_key=config.api_key or "no-key", base_url=config.endpoint_url,
+        api_key = config.api_key or (api_key_from_env(api_key_env) if api_key_env else None)
+        self.client = AsyncOpenAI(api_key=api_key or "no-key", base_url=config.endpoint_url,
                                   timeout=config.request_timeout, max_retries=client_max_retries)
 
     async def _make_request(self, payload: dict) -> dict:
@@ -50,15 +51,20 @@ class OpenAICompatibleServer(EndpointServer):
 
 
 class QueryInferenceRunner(InferenceRunner):
-    """InferenceRunner whose ``endpoint`` server is :class:`OpenAICompatibleServer` (vllm etc. unchanged)."""
+    """InferenceRunner whose ``endpoint`` server is :class:`OpenAICompatibleServer` (vllm etc. unchanged).
 
-    def __init__(self, *args, client_max_retries: int = 5, **kwargs):
+    The API key is read from the environment variable ``api_key_env`` when the server starts, not kept in the
+    InferenceConfig: datatrove writes the whole pipeline, config included, to ``logs/.../executor.json``.
+    """
+
+    def __init__(self, *args, client_max_retries: int = 5, api_key_env: str | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.client_max_retries = client_max_retries
+        self.api_key_env = api_key_env
 
     def _init_server(self, rank: int):
         if self.config.server_type == "endpoint":
-            return OpenAICompatibleServer(self.config, rank, self.client_max_retries)
+            return OpenAICompatibleServer(self.config, rank, self.client_max_retries, self.api_key_env)
         return super()._init_server(rank)
 
 

@@ -43,8 +43,12 @@ def reply_schema(styles: list[str]) -> dict:
 
 
 def prompt_hash(prompts: PromptSpec, styles: list[str]) -> str:
-    """Hash of everything that shapes the request except the passage (recorded with every query)."""
-    payload = json.dumps({"prompts": prompts.model_dump(), "styles": styles}, sort_keys=True, ensure_ascii=False)
+    """Hash of everything that shapes the request except the passage (recorded with every query).
+
+    The judge prompt (used by mine) is left out: editing it must not make finished generate output look stale.
+    """
+    shaping = prompts.model_dump(exclude={"judge"})
+    payload = json.dumps({"prompts": shaping, "styles": styles}, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(payload.encode()).hexdigest()[:12]
 
 

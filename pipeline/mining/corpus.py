@@ -43,7 +43,3 @@ class Corpus:
 
     def __len__(self) -> int:
         return len(self.texts)
-
-    def shares_document(self, i: int, doc_id: str) -> bool:
-        """Whether text ``i`` occurs in document ``doc_id`` (then it may not be a negative for that document)."""
-        return doc_id in self.docs_of[i]

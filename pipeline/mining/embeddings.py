@@ -64,3 +64,19 @@ class EmbeddingCache:
         np.save(tmp, embeddings)
         tmp.replace(path)  # never leave a half-written file under the name the library trusts
         return embeddings
+
+
+def load_embedder(model_id: str):
+    """A SentenceTransformer from a Hub id or a local folder; ConfigError with the fix when it cannot load."""
+    from sentence_transformers import SentenceTransformer
+
+    from pipeline.errors import ConfigError
+
+    try:
+        return SentenceTransformer(model_id)
+    except Exception as e:  # noqa: BLE001 - offline, missing folder, not a model: one fix for the user
+        raise ConfigError(
+            f"cannot load the mining model '{model_id}' ({type(e).__name__}: {str(e)[:200]}). Set mine.model to a "
+            "local SentenceTransformer folder (e.g. ${E5_MODEL}, see ../shared/tools/get-e5-small) or a Hub id "
+            "reachable from this machine."
+        ) from None

@@ -35,9 +35,10 @@ def guard(candidates: list[Negative], positive_score: float, relative_margin: fl
     return kept, len(candidates) - len(kept)
 
 
-def drop_same_document(candidates: list[Negative], doc_id: str, corpus: Corpus) -> tuple[list[Negative], int]:
-    """Negatives must come from other documents than the positive's (a passage's neighbours often answer too)."""
-    kept = [c for c in candidates if not corpus.shares_document(c.index, doc_id)]
+def drop_same_document(candidates: list[Negative], docs: frozenset[str], corpus: Corpus) -> tuple[list[Negative], int]:
+    """Negatives must come from other documents than the positive's (a passage's neighbours often answer too);
+    ``docs`` holds the positive's document and any other document containing the very same text."""
+    kept = [c for c in candidates if not corpus.docs_of[c.index] & docs]
     return kept, len(candidates) - len(kept)
 
 

@@ -5,9 +5,13 @@ from __future__ import annotations
 from pipeline.stages.filter import FilterStage
 from pipeline.stages.generate import GenerateStage
 from pipeline.stages.ingest import IngestStage
+from pipeline.stages.mine import MineStage
 from pipeline.stages.passages import PassagesStage
+from pipeline.stages.publish import PublishStage
+from pipeline.stages.split import SplitStage
 
-STAGES = {stage.name: stage for stage in (IngestStage, PassagesStage, GenerateStage, FilterStage)}
+STAGES = {stage.name: stage for stage in (IngestStage, PassagesStage, GenerateStage, FilterStage,
+                                          MineStage, SplitStage, PublishStage)}
 ORDER = list(STAGES)
 
 __all__ = ["STAGES", "ORDER"]

@@ -52,11 +52,11 @@ class FilterStage(Stage):
                 kept.append(q)
         kept = self._dedup(kept, drop)
         kept = self._round_trip(kept, passages, drop)
-        if not kept:
-            raise StageError("every query was filtered away: see filter/dropped.parquet for the reasons, and relax "
-                             "the filter section of the config (or improve the generation prompt/model)")
-        pq.write_table(pa.Table.from_pylist(kept), self.dir / "queries.parquet")
         pq.write_table(pa.Table.from_pylist(dropped, schema=_DROPPED_SCHEMA), self.dir / "dropped.parquet")
+        if not kept:  # dropped.parquet is written first: the message points the user at it
+            raise StageError(f"every query was filtered away: see {self.dir / 'dropped.parquet'} for the reasons, "
+                             "and relax the filter section of the config (or improve the generation prompt/model)")
+        pq.write_table(pa.Table.from_pylist(kept), self.dir / "queries.parquet")
         pq.write_table(pa.Table.from_pylist(passages), self.dir / "passages.parquet")
         reasons = Counter(d["reason"] for d in dropped)
         styles = Counter(q["style"] for q in kept)

@@ -37,6 +37,10 @@ from pipeline.stages.base import Stage, format_drops
 from pipeline.stages.passages import read_passages
 
 
+_OPERATIONAL = {"max_passages": True, "concurrency": True, "request_timeout": True, "max_retries": True,
+                "llamacpp": {"n_threads", "host", "port", "startup_timeout"}}
+
+
 class MessageBuilder:
     """Picklable callable: passage text -> chat messages (sent to datatrove workers)."""
 
@@ -59,9 +63,11 @@ class GenerateStage(Stage):
     expensive = True
 
     def config_hash(self) -> str:
-        # max_passages only sets how far into the seeded order to go: growing it extends a finished run
-        section = self.config.generate.model_dump(mode="json", exclude={"max_passages"})
-        return hashlib.sha256(json.dumps([section, self.config.language, self.config.seed],
+        # max_passages only sets how far into the seeded order to go (growing it extends a finished run), and
+        # operational settings (threads, ports, timeouts, concurrency) do not change what the replies are
+        section = self.config.generate.model_dump(mode="json", exclude=_OPERATIONAL)
+        phash = prompt_hash(self.language.prompts, self.styles)
+        return hashlib.sha256(json.dumps([section, self.config.language, self.config.seed, phash],
                                          sort_keys=True).encode()).hexdigest()[:16]
 
     def extent_done(self, stats: dict) -> bool:
@@ -147,7 +153,7 @@ class GenerateStage(Stage):
             request_params["response_format"] = {"type": "json_object", "schema": reply_schema(self.styles)}
         config = InferenceConfig(
             server_type="endpoint" if gen.backend in ("endpoint", "llamacpp") else "vllm",
-            model_name_or_path=gen.model, endpoint_url=url, api_key=api_key_from_env(gen.api_key_env),
+            model_name_or_path=gen.model, endpoint_url=url,  # no api_key: datatrove writes the config to disk
             max_concurrent_generations=gen.concurrency, request_timeout=gen.request_timeout, metric_interval=30,
         )
         runner = QueryInferenceRunner(
@@ -161,15 +167,19 @@ class GenerateStage(Stage):
             records_per_chunk=gen.records_per_chunk,
             metadata_key="reply",
             client_max_retries=gen.max_retries,
+            api_key_env=gen.api_key_env,
         )
         executor = make_executor(self.config.executor, [JsonlReader(str(batch.parent), glob_pattern=batch.name), runner],
                                  self.dir / "logs" / name, 1, f"generate_{name}", workers=1)
         try:
             executor.run()
         except Exception as e:  # noqa: BLE001 - surface the endpoint's own message, keep what was written
-            message = str(e)
+            message = str(e).split(". Payload: ")[0]  # datatrove appends the whole prompt: noise here
+            if "Error code: 401" in message or "AuthenticationError" in message:
+                message += (f"\nThe endpoint {url} rejected the API key: set a valid key in the environment variable "
+                            f"{gen.api_key_env} (generate.api_key_env).")
             raise EndpointError(
-                f"query generation stopped: {message[:600]}\nEverything finished so far is saved in {self.dir}; "
+                f"query generation stopped: {message[:800]}\nEverything finished so far is saved in {self.dir}; "
                 "fix the cause and rerun the same command to continue."
             ) from None
 

@@ -109,3 +109,14 @@ def test_bad_jsonl_stops_with_file_and_line(tmp_path, tiny_corpus):
     (tiny_corpus["folder"] / "part-2.jsonl.gz").write_bytes(gzip.compress(b'{"text": "ok"}\nnot json\n'))
     with pytest.raises(InputDataError, match=r"part-2.jsonl.gz, line 2: not valid JSON"):
         IngestStage(make_config(tmp_path, tiny_corpus["folder"])).run()
+
+
+def test_another_language_needs_only_its_language_file(tmp_path):
+    """spa_Latn.yaml + a config: the Spanish documents pass, the Italian intruder is dropped by language ID."""
+    from tests.pipeline.conftest import ROOT
+
+    cfg = make_config(tmp_path, ROOT / "pipeline" / "data" / "sample_es", language="spa_Latn",
+                      executor={"tasks": 1})
+    stats = IngestStage(cfg).run()
+    assert stats["kept"] == 6 and stats["dropped"] == {"language": 1}
+    assert removed_ids(cfg.run_dir, "language") == {"it-intruder"}

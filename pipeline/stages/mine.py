@@ -1,0 +1,135 @@
+"""mine: hard negatives for every kept query, dense (mine_hard_negatives + FAISS) and lexical (BM25).
+
+Both sources obey the positive-aware false-negative guard TopK-PercPos (a negative may score at most
+``positive - |positive| * relative_margin`` with the base embedder), come from other documents than the
+positive's, and may be checked by an LLM judge (``mine.llm_judge``). ``method: hybrid`` interleaves the two
+ranked lists (dense first) and keeps the first ``num_negatives`` distinct passages.
+
+Output under ``runs/<name>/mine/``: ``triplets.parquet`` (one row per query; see TRIPLET_SCHEMA), ``embeddings/``
+(cached embeddings, reused on rerun), ``judge_cache.jsonl`` (with llm_judge).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from tqdm.auto import tqdm
+
+from pipeline.errors import StageError
+from pipeline.mining.bm25 import Bm25Index, LanguageTokenizer
+from pipeline.mining.corpus import Corpus
+from pipeline.mining.dense import dense_candidates
+from pipeline.mining.embeddings import EmbeddingCache, load_embedder
+from pipeline.mining.miner import Miner
+from pipeline.mining.stats import triplet_stats
+from pipeline.mining.tables import PASSAGE_COLUMNS, QUERY_COLUMNS, read_table
+from pipeline.stages.base import Stage, format_drops
+
+NEGATIVE_TYPE = pa.struct([("passage_id", pa.string()), ("doc_id", pa.string()), ("text", pa.string()),
+                           ("score", pa.float64()), ("source", pa.string())])
+TRIPLET_SCHEMA = pa.schema([
+    ("query_id", pa.string()), ("query", pa.string()), ("passage_id", pa.string()), ("positive", pa.string()),
+    ("doc_id", pa.string()), ("style", pa.string()), ("negatives", pa.list_(NEGATIVE_TYPE)),
+    ("positive_score", pa.float64()),
+])
+
+
+class MineStage(Stage):
+    name = "mine"
+    upstream = "filter"
+    config_sections = ("mine",)
+
+    def config_hash(self) -> str:
+        # with the judge on, its model and endpoint shape the output too (not the rest of the generate section)
+        gen = self.config.generate
+        judge = [gen.backend, gen.model, gen.endpoint_url] if self.config.mine.llm_judge else None
+        return hashlib.sha256(json.dumps([super().config_hash(), judge]).encode()).hexdigest()[:16]
+
+    def _inputs(self) -> tuple[list[dict], Corpus, int]:
+        queries = read_table(self.upstream_dir / "queries.parquet", QUERY_COLUMNS, "filter").to_pylist()
+        corpus = Corpus.from_rows(read_table(self.upstream_dir / "passages.parquet", PASSAGE_COLUMNS, "filter")
+                                  .select(list(PASSAGE_COLUMNS)).to_pylist())
+        kept = []
+        for q in queries:
+            index = corpus.index_of_passage.get(q["passage_id"])
+            if index is not None:
+                kept.append({**q, "positive_index": index})
+        if not kept:
+            raise StageError(f"none of the {len(queries)} queries' positive passages is in "
+                             f"{self.upstream_dir / 'passages.parquet'}: the filter outputs disagree. Rerun "
+                             "`python -m pipeline.run --stage filter --force`.")
+        return kept, corpus, len(queries) - len(kept)
+
+    def process(self) -> dict[str, Any]:
+        cfg = self.config.mine
+        rows, corpus, orphans = self._inputs()
+        print(f"[mine] {len(rows)} queries, {len(corpus)} unique passages; method {cfg.method}, model {cfg.model}")
+        model = load_embedder(cfg.model)
+        cache = EmbeddingCache(model, cfg.model, self.dir / "embeddings")
+        query_texts = list(dict.fromkeys(r["query"] for r in rows))
+        positives_of: dict[str, set[int]] = {}
+        for r in rows:
+            positives_of.setdefault(r["query"], set()).add(r["positive_index"])
+        miner = Miner(
+            corpus, cfg,
+            query_embeddings=cache.encode("query", query_texts, cfg.query_prompt or None, cfg.batch_size),
+            corpus_embeddings=cache.encode("corpus", corpus.texts, cfg.corpus_prompt or None, cfg.batch_size),
+            query_index={q: i for i, q in enumerate(query_texts)}, positives_of=positives_of,
+        )
+        drops = Counter()
+        if cfg.method in ("dense", "hybrid"):
+            miner.dense = dense_candidates(model, [r["query"] for r in rows],
+                                           [corpus.texts[r["positive_index"]] for r in rows], corpus, cfg,
+                                           cache.folder)
+            drops["guard_dense"] = miner.dense.guard_dropped
+        if cfg.method in ("bm25", "hybrid"):
+            miner.bm25 = Bm25Index(corpus.texts, LanguageTokenizer(self.language.spacy, self.language.stop_words))
+        out = self._mine_all(miner, rows, drops)
+        self._write(out)
+        drops["positive_not_in_corpus"] = orphans
+        return {
+            "queries_in": len(rows) + orphans, **triplet_stats(out, cfg.num_negatives),
+            "dropped": {k: drops.get(k, 0) for k in ("guard_dense", "guard_bm25", "same_document", "judge",
+                                                     "positive_not_in_corpus")},
+            "judge_unclear": drops.get("judge_unclear", 0),
+            "corpus_passages": len(corpus), "model": cfg.model, "method": cfg.method,
+            "num_negatives": cfg.num_negatives, "range_min": cfg.range_min, "range_max": cfg.range_max,
+            "relative_margin": cfg.relative_margin, "llm_judge": cfg.llm_judge,
+            "judge_model": self.config.generate.model if cfg.llm_judge else None,
+            "embeddings_from_cache": sorted(set(cache.hits)),
+        }
+
+    def _mine_all(self, miner: Miner, rows: list[dict], drops: Counter) -> list[dict]:
+        """Mine every query; with the judge, queries go to the endpoint concurrently (generate.concurrency)."""
+        judge_ctx = nullcontext(None)
+        if self.config.mine.llm_judge:
+            from pipeline.mining.judge import open_judge
+
+            judge_ctx = open_judge(self.config, self.language, self.dir)
+        with judge_ctx as judge:
+            miner.judge = judge
+            workers = self.config.generate.concurrency if judge else 1
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                results = list(tqdm(pool.map(miner.mine_one, rows), total=len(rows), desc="mine", disable=None))
+        out = []
+        for row, row_drops in results:
+            out.append(row)
+            drops.update(row_drops)
+        return out
+
+    def _write(self, rows: list[dict]) -> None:
+        tmp = self.dir / "triplets.parquet.tmp"
+        pq.write_table(pa.Table.from_pylist(rows, schema=TRIPLET_SCHEMA), tmp)
+        tmp.replace(self.dir / "triplets.parquet")
+
+    def summary(self, stats: dict[str, Any]) -> str:
+        return (f"{stats['queries_in']} queries -> {stats['queries_with_k_negatives']} with "
+                f"{stats['num_negatives']} negatives, {stats['queries_without_negatives']} with none "
+                f"({stats['negatives_by_source']}); dropped: {format_drops(stats['dropped'])}")

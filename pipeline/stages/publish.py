@@ -1,0 +1,66 @@
+"""publish: the split triplets -> a Hugging Face dataset repository folder, loadable with ``load_dataset``.
+
+Output ``runs/<name>/publish/dataset/``: Parquet per config and split (pipeline.publishing.folder: triplets,
+pairs, corpus, queries, qrels), ``beir/test/`` (copied from split), ``plots/*.png`` and ``README.md`` (YAML
+metadata with ``configs``/``data_files`` + the card from dataset_card/). Pushing to the Hub is separate
+(``--push``, pipeline.publishing.hub) so a finished folder can be pushed, or re-pushed, without redoing it.
+
+Example:
+    >>> from datasets import load_dataset
+    >>> load_dataset("runs/demo/publish/dataset", "triplets", split="train")
+"""
+
+from __future__ import annotations
+
+import shutil
+from typing import Any
+
+import pyarrow.parquet as pq
+
+from dataset_card import write_card
+from pipeline.errors import InputDataError, StageError
+from pipeline.mining.tables import PASSAGE_COLUMNS, read_table
+from pipeline.publishing.folder import SPLITS, write_configs
+from pipeline.stages.base import Stage
+from pipeline.stages.split import TRIPLET_COLUMNS
+
+
+class PublishStage(Stage):
+    name = "publish"
+    upstream = "split"
+    config_sections = ("publish",)
+
+    @property
+    def folder(self):
+        return self.dir / "dataset"
+
+    def process(self) -> dict[str, Any]:
+        split_rows = {s: read_table(self.upstream_dir / f"{s}.parquet", TRIPLET_COLUMNS, "split",
+                                    allow_empty=s != "train").to_pylist() for s in SPLITS}
+        passages = read_table(self.run_dir / "filter" / "passages.parquet", PASSAGE_COLUMNS, "filter").to_pylist()
+        beir = self.upstream_dir / "beir"
+        if not (beir / "test" / "corpus.jsonl").is_file():
+            raise InputDataError(f"{beir / 'test'} is missing or incomplete: rerun `python -m pipeline.run --stage "
+                                 "split --force`.")
+        if self.folder.exists():  # a half-written folder from an interrupted run: rebuild it whole
+            shutil.rmtree(self.folder)
+        self.folder.mkdir(parents=True)
+        files = write_configs(split_rows, passages, self.folder, self.config.mine.num_negatives)
+        if "train" not in files["triplets"]:
+            raise StageError("no training triplets: every train query lost all its negatives (see mine/stats.json "
+                             "'dropped'). Raise mine.range_max, lower mine.relative_margin or use mine.method: "
+                             "hybrid, then rerun from --stage mine.")
+        shutil.copytree(beir, self.folder / "beir")
+        counts = {name: {split: pq.read_metadata(self.folder / path).num_rows for split, path in splits.items()}
+                  for name, splits in files.items()}
+        readme = write_card(self.config, self.language, self.run_dir, self.folder, files, counts, split_rows,
+                            passages)
+        return {"rows": sum(counts["triplets"].values()), "counts": counts, "folder": str(self.folder),
+                "readme": str(readme), "version": self.config.publish.version, "tag": self.config.publish.tag,
+                "plots": sorted(p.name for p in (self.folder / "plots").glob("*.png"))}
+
+    def summary(self, stats: dict[str, Any]) -> str:
+        triplets = ", ".join(f"{s} {n}" for s, n in stats["counts"]["triplets"].items())
+        return (f"{stats['folder']} (version {stats['tag']}): triplets {triplets}; corpus "
+                f"{stats['counts']['corpus']['corpus']} passages")
+
