@@ -55,10 +55,23 @@ class LanguageScorer:
         self.model_path = model_path or bundled_ft176_path()
         self._model = None
 
-    def score(self, text: str) -> float:
+    def predict(self, text: str) -> tuple[float, str, float]:
+        """(P(target), most likely label without ``__label__``, its probability)."""
         if self._model is None:
             from fasttext.FastText import _FastText
 
             self._model = _FastText(self.model_path)
         labels, probs = self._model.predict(text.replace("\n", " "), k=-1)
-        return next((float(p) for lab, p in zip(labels, probs) if lab == self.label), 0.0)
+        target = next((float(p) for lab, p in zip(labels, probs) if lab == self.label), 0.0)
+        return target, labels[0].removeprefix("__label__"), float(probs[0])
+
+    def score(self, text: str) -> float:
+        return self.predict(text)[0]
+
+    def is_foreign(self, text: str, min_target: float, foreign: float, min_words: int) -> bool:
+        """True when another language is confidently detected, or a query long enough to judge is unlikely to be
+        in the target language. Short keyword queries of names ("furti Bomporto") get no verdict from fastText."""
+        target, top, top_p = self.predict(text)
+        if f"__label__{top}" != self.label and top_p >= foreign:
+            return True
+        return len(words(text)) >= min_words and target < min_target

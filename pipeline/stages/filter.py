@@ -85,9 +85,10 @@ class FilterStage(Stage):
         if self._eval_index is not None and self._eval_index.query_overlaps(query):
             return "contaminated_query", ""
         if f.language_check:
-            score = self._language_scorer().score(query)
-            if score < f.language_threshold:
-                return "language", f"p({self.language.iso_639_1})={score:.2f}"
+            scorer = self._language_scorer()
+            if scorer.is_foreign(query, f.language_threshold, f.foreign_threshold, f.language_min_words):
+                target, top, top_p = scorer.predict(query)
+                return "language", f"p({self.language.iso_639_1})={target:.2f}, top {top} {top_p:.2f}"
         n_words = len(words(query))
         if not (f.min_words <= n_words <= f.max_words) or not (f.min_chars <= len(query) <= f.max_chars):
             return "length", f"{n_words} words, {len(query)} chars"

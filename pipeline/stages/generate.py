@@ -155,6 +155,9 @@ class GenerateStage(Stage):
             server_type="endpoint" if gen.backend in ("endpoint", "llamacpp") else "vllm",
             model_name_or_path=gen.model, endpoint_url=url,  # no api_key: datatrove writes the config to disk
             max_concurrent_generations=gen.concurrency, request_timeout=gen.request_timeout, metric_interval=30,
+            # more documents than request slots: the next passages are read and waiting when a reply comes back,
+            # and a finished document's checkpoint write does not hold a request slot (benchmarks/generate.py)
+            max_concurrent_documents=2 * gen.concurrency,
         )
         runner = QueryInferenceRunner(
             rollout_fn=query_rollout,
