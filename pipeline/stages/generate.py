@@ -38,6 +38,7 @@ from pipeline.stages.passages import read_passages
 
 
 _OPERATIONAL = {"max_passages": True, "concurrency": True, "request_timeout": True, "max_retries": True,
+                "endpoint_url": True, "api_key_env": True,
                 "llamacpp": {"n_threads", "host", "port", "startup_timeout"}}
 
 

@@ -361,6 +361,52 @@ def closed_port_url() -> str:
 
 
 # ------------------------------------------------------------------ hand-made run folders
+ITALIAN_PASSAGES = [
+    "Il fiume Adige nasce in Alto Adige, attraversa Trento e Verona e sfocia nel mare Adriatico dopo circa "
+    "quattrocentodieci chilometri di corso.",
+    "La cattedrale di Palermo unisce elementi normanni, gotici e barocchi, frutto di lavori durati più di sette "
+    "secoli dopo la fondazione del 1185.",
+    "Nel porto di Genova arrivano ogni anno milioni di container, e il traffico delle navi da crociera è cresciuto "
+    "molto nell'ultimo decennio.",
+    "Il parmigiano reggiano matura almeno dodici mesi nelle cantine della pianura emiliana prima di ricevere il "
+    "marchio del consorzio di tutela.",
+    "Le Dolomiti sono state dichiarate patrimonio dell'umanità dall'UNESCO nel 2009 per la bellezza delle loro "
+    "pareti verticali e dei ghiacciai.",
+    "A Venezia l'acqua alta invade piazza San Marco soprattutto in autunno, quando lo scirocco spinge la marea "
+    "verso la laguna.",
+    "Il vulcano Etna, in Sicilia, è il più alto vulcano attivo d'Europa e le sue eruzioni sono seguite "
+    "dall'istituto nazionale di geofisica.",
+    "La biblioteca Ambrosiana di Milano conserva il Codice Atlantico di Leonardo da Vinci, una raccolta di disegni "
+    "e appunti scientifici.",
+    "Durante la vendemmia nelle colline del Chianti i grappoli vengono raccolti a mano e portati subito in cantina "
+    "per la pigiatura.",
+    "Il tribunale amministrativo regionale ha sospeso l'ordinanza comunale sui parcheggi dopo il ricorso "
+    "presentato dai commercianti del centro storico.",
+    "La squadra femminile di pallavolo ha vinto il campionato europeo battendo la Serbia in finale davanti a "
+    "diecimila spettatori.",
+    "Gli archeologi hanno scoperto a Pompei un affresco con scene di banchetto, rimasto nascosto sotto la cenere "
+    "per quasi duemila anni.",
+    "Il treno regionale tra Bari e Lecce viaggerà con orari ridotti per lavori di manutenzione sulla linea fino "
+    "alla fine del mese.",
+    "Nella riserva naturale dello Zingaro vivono falchi pellegrini, aquile del Bonelli e numerose specie di piante "
+    "endemiche della costa.",
+    "Il festival del cinema di Venezia assegna ogni anno il Leone d'oro al miglior film presentato in concorso al "
+    "Lido.",
+    "Le olive raccolte in Puglia a novembre producono un olio extravergine dal sapore intenso, esportato "
+    "soprattutto in Germania e Giappone.",
+]
+
+
+def synthetic_passages(n: int) -> list[dict]:
+    """``n`` distinct Italian passages (ids p00000...), for benchmarks and larger runs."""
+    out = []
+    for i in range(n):
+        base = ITALIAN_PASSAGES[i % len(ITALIAN_PASSAGES)]
+        tag = "".join("abcdefghilmnoprstuvz"[(i // 20**k) % 20] for k in range(4))  # a unique 4-letter word
+        out.append({"passage_id": f"p{i:05d}", "doc_id": f"doc{i // 4:05d}", "text": f"Scheda {tag}: {base}"})
+    return out
+
+
 PASSAGE_COLUMNS = ["passage_id", "doc_id", "url", "position", "n_tokens", "text"]
 QUERY_COLUMNS = ["query_id", "passage_id", "doc_id", "style", "query", "model", "prompt_hash"]
 
