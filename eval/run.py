@@ -1,0 +1,198 @@
+"""Evaluate embedders on retrieval sets (``python -m eval.run``) and write results.json, results.md, results.png.
+
+Usage::
+
+    python -m eval.run --models base=intfloat/multilingual-e5-small ft=runs/train/e5-small-it/final \\
+        --sets ../shared/eval/squad_it_test runs/demo/publish/dataset BelebeleRetrieval \\
+        --output-dir results/e5-small-it --max-queries 500
+
+Per model and set: NDCG@10, Recall@10, MRR@10 at the full size and at each Matryoshka size (--dims), NDCG@10 with
+int8 and binary embeddings, encoding speed (passages/s) and model size; BM25 is a baseline row.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import logging
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from eval.bm25 import ITALIAN_STOP_WORDS, bm25_run
+from eval.dense import encode_set, model_size, rank
+from eval.errors import SetUnavailable, UserError
+from eval.metrics import evaluate_run
+from eval.report import markdown, write_report
+from eval.sets import RetrievalSet, resolve_set
+from training.device import resolve_device
+from training.modeling import check_model_folder, embedding_dimension, is_local_reference, load_model
+
+logger = logging.getLogger("eval")
+
+
+def parse_model_spec(spec: str) -> tuple[str, str]:
+    """``NAME=PATH_OR_ID`` -> (NAME, PATH_OR_ID); a bare path is named after its last component."""
+    if "=" in spec:
+        name, _, ref = spec.partition("=")
+        return name.strip(), ref.strip()
+    return Path(spec.rstrip("/")).name, spec
+
+
+def cached_snapshot(repo_id: str) -> str | None:
+    """The local Hub cache folder of ``repo_id`` (for its size on disk), or None."""
+    try:
+        from huggingface_hub import snapshot_download
+
+        return snapshot_download(repo_id, local_files_only=True)
+    except Exception:
+        return None
+
+
+def evaluate_model(
+    name: str, ref: str, sets: list[RetrievalSet], args: argparse.Namespace, device: str
+) -> list[dict[str, Any]]:
+    """All rows of one model: each set at the full size and each smaller Matryoshka size, three precisions."""
+    model = load_model(ref, device=device)
+    size = model_size(model, ref if is_local_reference(ref) else cached_snapshot(ref))
+    full = embedding_dimension(model)
+    dims = [None] + sorted({d for d in args.dims if full is None or d < full}, reverse=True)
+    rows = []
+    for rs in sets:
+        logger.info("%s: encoding %s (%d queries, %d passages)", name, rs.name, len(rs.queries), len(rs.corpus))
+        enc = encode_set(model, rs, args.query_prompt, args.passage_prompt, args.batch_size, args.progress)
+        for dim in dims:
+            row: dict[str, Any] = {
+                "model": name,
+                "set": rs.name,
+                "dim": dim or full or enc.corpus.shape[1],
+                "full_dim": dim is None,
+            }
+            row.update(evaluate_run(rank(enc, dim, "float32"), rs.qrels))
+            for precision in args.quantization:
+                run = rank(enc, dim, precision, quantize_queries=args.quantize_queries)
+                row[f"ndcg@10_{precision}"] = evaluate_run(run, rs.qrels)["ndcg@10"]
+            row.update(passages_per_s=enc.passages_per_second, encode_seconds=enc.corpus_seconds, **size)
+            rows.append(row)
+            logger.info("%s / %s / dim %s: NDCG@10 %.4f", name, rs.name, row["dim"], row["ndcg@10"])
+    del model
+    gc.collect()
+    return rows
+
+
+def bm25_rows(sets: list[RetrievalSet], stop_words: bool) -> list[dict[str, Any]]:
+    """The BM25 baseline row of every set."""
+    rows = []
+    for rs in sets:
+        run, speed = bm25_run(rs, k=10, stop_words=ITALIAN_STOP_WORDS if stop_words else None)
+        rows.append({"model": "bm25", "set": rs.name, "dim": None, "full_dim": True, "passages_per_s": speed})
+        rows[-1].update(evaluate_run(run, rs.qrels))
+        logger.info("bm25 / %s: NDCG@10 %.4f", rs.name, rows[-1]["ndcg@10"])
+    return rows
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m eval.run", description=__doc__.split("\n")[0])
+    p.add_argument("--models", nargs="+", default=[], metavar="NAME=PATH_OR_ID", help="models to evaluate")
+    p.add_argument(
+        "--sets",
+        nargs="+",
+        required=True,
+        metavar="[NAME=]PATH_OR_TASK",
+        help="BEIR-style folders, published dataset roots, or MTEB tasks (BelebeleRetrieval, "
+        "WikipediaRetrievalMultilingual, mteb:<Task>:<subset>)",
+    )
+    p.add_argument("--output-dir", required=True, help="folder for results.json, results.md, results.png")
+    p.add_argument("--dims", nargs="*", type=int, default=[384, 256, 128, 64], help="Matryoshka sizes")
+    p.add_argument(
+        "--quantization", nargs="*", default=["int8", "binary"], choices=["int8", "binary"], help="precisions"
+    )
+    p.add_argument(
+        "--quantize-queries", action="store_true", help="quantize the queries too (default: only the corpus)"
+    )
+    p.add_argument("--max-queries", type=int, default=None, help="evaluate a seeded sample of N queries per set")
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--split", default="test", help="qrels split of local sets (default test)")
+    p.add_argument("--query-prompt", default="query: ")
+    p.add_argument("--passage-prompt", default="passage: ")
+    p.add_argument("--no-title", dest="use_title", action="store_false", help="encode passage text without title")
+    p.add_argument("--no-bm25", dest="bm25", action="store_false", help="skip the BM25 baseline")
+    p.add_argument("--bm25-stopwords", action="store_true", help="drop Italian stop words in BM25")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N, mps")
+    p.add_argument("--progress", action="store_true", help="show encoding progress bars")
+    return p.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Evaluate everything ``args`` names; returns the report (also written to --output-dir)."""
+    device = resolve_device(args.device)
+    models = [parse_model_spec(s) for s in args.models]
+    model_names = [n for n, _ in models]
+    if len(set(model_names)) != len(model_names) or "bm25" in model_names:
+        raise UserError(f"model names must be unique and not 'bm25' (got {model_names}). Fix: --models a=PATH b=PATH.")
+    for _, ref in models:  # fail before any slow work
+        if is_local_reference(ref):
+            check_model_folder(Path(ref).expanduser())
+    sets, skipped = [], []
+    for spec in args.sets:
+        try:
+            rs = resolve_set(spec, args.split, args.use_title)
+        except SetUnavailable as exc:
+            print(f"note: {exc}", file=sys.stderr)
+            skipped.append({"set": spec, "reason": str(exc)})
+            continue
+        sets.append(rs.subsample(args.max_queries, args.seed))
+    names = [rs.name for rs in sets]
+    if len(set(names)) != len(names):
+        raise UserError(f"two sets have the same name {names}. Fix: name them, e.g. --sets a=PATH b=PATH.")
+    results: list[dict[str, Any]] = bm25_rows(sets, args.bm25_stopwords) if args.bm25 else []
+    model_info = {}
+    for name, ref in models:
+        rows = evaluate_model(name, ref, sets, args, device)
+        results += rows
+        if rows:
+            model_info[name] = {"ref": ref, **{k: rows[0][k] for k in ("parameters", "size_mb", "size_of")}}
+    return {
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "settings": {
+            "device": device if device != "cpu" else f"cpu ({platform.processor() or platform.machine()})",
+            "query_prompt": args.query_prompt,
+            "passage_prompt": args.passage_prompt,
+            "dims": args.dims,
+            "quantization": args.quantization,
+            "quantize_queries": args.quantize_queries,
+            "max_queries": args.max_queries,
+            "seed": args.seed,
+            "use_title": args.use_title,
+            "bm25_stopwords": args.bm25_stopwords,
+        },
+        "models": model_info,
+        "sets": {
+            rs.name: {"source": rs.source, "queries": len(rs.queries), "passages": len(rs.corpus), "notes": rs.notes}
+            for rs in sets
+        },
+        "skipped": skipped,
+        "results": results,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI entry point; returns the exit status (2 for user errors, printed without a traceback)."""
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        report = run(args)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    paths = write_report(report, Path(args.output_dir))
+    print(markdown(report))
+    print(f"wrote {', '.join(str(p) for p in paths.values())}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

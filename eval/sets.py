@@ -1,0 +1,206 @@
+"""Retrieval sets: BEIR-style folders, the published dataset (its ``beir/test`` or its configs), MTEB tasks.
+
+A BEIR-style folder holds ``corpus.jsonl`` (``_id``, ``title``, ``text``), ``queries.jsonl`` (``_id``, ``text``)
+and qrels as ``qrels/<split>.tsv`` or ``qrels.tsv`` (header ``query-id  corpus-id  score``).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from eval.errors import EvalSetError
+from eval.mteb_sets import MTEB_SETS, load_mteb_set, parse_mteb_spec
+
+logger = logging.getLogger(__name__)
+
+_BEIR_HELP = (
+    "A BEIR-style folder needs corpus.jsonl (_id, title, text), queries.jsonl (_id, text) and qrels/test.tsv "
+    "or qrels.tsv (header: query-id, corpus-id, score)."
+)
+
+
+@dataclass
+class RetrievalSet:
+    """Queries, passages and graded relevance judgements of one evaluation set."""
+
+    name: str
+    source: str
+    corpus: dict[str, str]
+    queries: dict[str, str]
+    qrels: dict[str, dict[str, int]]
+    notes: list[str] = field(default_factory=list)
+
+    def subsample(self, max_queries: int | None, seed: int = 42) -> RetrievalSet:
+        """Keep a seeded random sample of at most ``max_queries`` queries; the corpus stays whole."""
+        if not max_queries or len(self.queries) <= max_queries:
+            return self
+        keep = sorted(random.Random(seed).sample(sorted(self.queries), max_queries))
+        note = f"{max_queries} of {len(self.queries)} queries (seed {seed})"
+        return RetrievalSet(
+            name=self.name,
+            source=self.source,
+            corpus=self.corpus,
+            queries={q: self.queries[q] for q in keep},
+            qrels={q: self.qrels[q] for q in keep},
+            notes=[*self.notes, note],
+        )
+
+
+def _passage_text(title: str | None, text: str | None, use_title: bool) -> str:
+    title, text = (title or "").strip(), (text or "").strip()
+    return f"{title} {text}" if use_title and title else text
+
+
+def _read_jsonl(path: Path, needed: tuple[str, ...]) -> list[dict]:
+    rows = []
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except ValueError as exc:
+                raise EvalSetError(f"{path} line {n} is not valid JSON ({exc}). {_BEIR_HELP}") from exc
+            missing = [k for k in needed if k not in row]
+            if missing:
+                raise EvalSetError(f"{path} line {n} lacks the key(s) {missing} (it has {sorted(row)}). {_BEIR_HELP}")
+            rows.append(row)
+    return rows
+
+
+def find_qrels(folder: Path, split: str) -> Path:
+    """``qrels/<split>.tsv``, else ``qrels.tsv``, else the only TSV in ``qrels/``; EvalSetError if none."""
+    for candidate in (folder / "qrels" / f"{split}.tsv", folder / "qrels.tsv"):
+        if candidate.is_file():
+            return candidate
+    tsvs = sorted((folder / "qrels").glob("*.tsv")) if (folder / "qrels").is_dir() else []
+    if len(tsvs) == 1:
+        return tsvs[0]
+    raise EvalSetError(
+        f"{folder} has no qrels: looked for qrels/{split}.tsv and qrels.tsv. Fix: add the relevance judgements "
+        f"as a TSV with the header 'query-id<TAB>corpus-id<TAB>score'. {_BEIR_HELP}"
+    )
+
+
+def read_qrels(path: Path) -> dict[str, dict[str, int]]:
+    """Read a qrels TSV (with header) into query id -> {passage id: score}."""
+    qrels: dict[str, dict[str, int]] = {}
+    with open(path, encoding="utf-8", newline="") as f:
+        reader = csv.reader(f, delimiter="\t")
+        header = next(reader, None)
+        if header is None or [h.strip() for h in header[:3]] != ["query-id", "corpus-id", "score"]:
+            raise EvalSetError(f"{path} must start with the header 'query-id<TAB>corpus-id<TAB>score' (got {header}).")
+        for n, row in enumerate(reader, 2):
+            if not row:
+                continue
+            try:
+                qrels.setdefault(row[0], {})[row[1]] = int(float(row[2]))
+            except (IndexError, ValueError) as exc:
+                raise EvalSetError(f"{path} line {n} is not 'query-id<TAB>corpus-id<TAB>score': {row}") from exc
+    return qrels
+
+
+def _finish(name: str, source: str, corpus: dict, queries: dict, qrels: dict, split: str) -> RetrievalSet:
+    """Keep judged queries whose relevant passages exist; explain what was dropped."""
+    notes = []
+    judged = {q: {d: s for d, s in rels.items() if d in corpus} for q, rels in qrels.items() if q in queries}
+    judged = {q: rels for q, rels in judged.items() if any(s > 0 for s in rels.values())}
+    dropped = len(queries) - len(judged)
+    if dropped:
+        notes.append(f"{dropped} queries without a relevant passage in the corpus left out")
+    if not judged:
+        raise EvalSetError(
+            f"{source}: no query of split {split!r} has a relevant passage (qrels score > 0) in the corpus. "
+            "Fix: check that the qrels ids match queries.jsonl/corpus.jsonl _id values."
+        )
+    return RetrievalSet(name, source, corpus, {q: queries[q] for q in judged}, judged, notes)
+
+
+def load_beir_folder(
+    folder: Path, split: str = "test", name: str | None = None, use_title: bool = True
+) -> RetrievalSet:
+    """Load a BEIR-style folder (see the module docstring)."""
+    folder = Path(folder)
+    for needed in ("corpus.jsonl", "queries.jsonl"):
+        if not (folder / needed).is_file():
+            raise EvalSetError(f"{folder} has no {needed}. {_BEIR_HELP}")
+    qrels = read_qrels(find_qrels(folder, split))
+    corpus = {
+        str(r["_id"]): _passage_text(r.get("title"), r["text"], use_title)
+        for r in _read_jsonl(folder / "corpus.jsonl", ("_id", "text"))
+    }
+    queries = {str(r["_id"]): r["text"] for r in _read_jsonl(folder / "queries.jsonl", ("_id", "text"))}
+    return _finish(name or default_set_name(folder), str(folder), corpus, queries, qrels, split)
+
+
+def load_dataset_configs(
+    root: Path, split: str = "test", name: str | None = None, use_title: bool = True
+) -> RetrievalSet:
+    """Load a published dataset folder without ``beir/`` through its ``corpus``/``queries``/``qrels`` configs."""
+    from training.data import describe_dataset, load_split, require_columns
+    from training.errors import DatasetError
+
+    source = describe_dataset(str(root))
+    try:
+        corpus_ds = load_split(source, "corpus", "corpus")
+        queries_ds = load_split(source, "queries", split)
+        qrels_ds = load_split(source, "qrels", split)
+        require_columns(corpus_ds, ("_id", "text"), f"{root} [corpus]")
+        require_columns(queries_ds, ("_id", "text"), f"{root} [queries/{split}]")
+        require_columns(qrels_ds, ("query-id", "corpus-id", "score"), f"{root} [qrels/{split}]")
+    except DatasetError as exc:
+        raise EvalSetError(str(exc)) from exc
+    titles = corpus_ds["title"] if "title" in corpus_ds.column_names else [None] * len(corpus_ds)
+    corpus = {
+        str(d): _passage_text(t, x, use_title)
+        for d, t, x in zip(corpus_ds["_id"], titles, corpus_ds["text"], strict=True)
+    }
+    queries = {str(q): t for q, t in zip(queries_ds["_id"], queries_ds["text"], strict=True)}
+    qrels: dict[str, dict[str, int]] = {}
+    for q, d, s in zip(qrels_ds["query-id"], qrels_ds["corpus-id"], qrels_ds["score"], strict=True):
+        qrels.setdefault(str(q), {})[str(d)] = int(s)
+    return _finish(name or default_set_name(root), str(root), corpus, queries, qrels, split)
+
+
+_GENERIC = {"dataset", "publish", "beir", "test", "dev", "train"}
+
+
+def default_set_name(folder: Path) -> str:
+    """The first folder name on the way up that is not generic (``runs/demo/publish/dataset/beir/test`` -> demo)."""
+    folder = Path(folder).resolve()
+    for part in (folder, *folder.parents):
+        if part.name and part.name not in _GENERIC:
+            return part.name
+    return folder.name or "set"
+
+
+def resolve_set(spec: str, split: str = "test", use_title: bool = True) -> RetrievalSet:
+    """Load a set given as ``[NAME=]PATH`` (BEIR folder or published dataset root) or an MTEB task name.
+
+    Raises:
+        EvalSetError: the folder is missing or incomplete, or the spec is neither a folder nor a known task.
+        SetUnavailable: an MTEB task that cannot be loaded here (mteb missing, Hub offline).
+    """
+    name, _, target = spec.partition("=") if "=" in spec else ("", "", spec)
+    task = parse_mteb_spec(target)
+    if task is not None:
+        return load_mteb_set(*task, name=name or None, use_title=use_title)
+    folder = Path(target).expanduser()
+    if not folder.exists():
+        raise EvalSetError(
+            f"evaluation set {target!r} is neither an existing folder nor a known MTEB task "
+            f"({', '.join(MTEB_SETS)}; or mteb:<Task>:<subset>). Fix: pass a BEIR-style folder or a dataset root."
+        )
+    if (folder / "corpus.jsonl").is_file():
+        return load_beir_folder(folder, split, name or None, use_title)
+    beir = folder / "beir" / split
+    if (beir / "corpus.jsonl").is_file():
+        return load_beir_folder(beir, split, name or default_set_name(folder), use_title)
+    if (folder / "README.md").is_file() and (folder / "corpus").is_dir():
+        return load_dataset_configs(folder, split, name or None, use_title)
+    raise EvalSetError(f"{folder} has no corpus.jsonl, beir/{split}/corpus.jsonl or dataset configs. {_BEIR_HELP}")

@@ -1,0 +1,80 @@
+"""The evaluation CLI end to end on tiny data, and its exit status 2 on bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from eval import run
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_cli_end_to_end(
+    tiny_model: Path, fixture_dataset: Path, toy_beir: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    out = tmp_path / "results" / "tiny"
+    argv = ["--models", f"tiny={tiny_model}", "--sets", str(fixture_dataset), f"toy={toy_beir}", "BelebeleRetrieval"]
+    argv += ["--output-dir", str(out), "--dims", "64", "32", "16", "--max-queries", "40", "--device", "cpu"]
+    assert run.main(argv) == 0
+
+    report = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    assert set(report["sets"]) == {"it-fixture", "toy"}
+    assert report["sets"]["it-fixture"]["queries"] == 40
+    assert report["skipped"][0]["set"] == "BelebeleRetrieval"  # mteb absent or offline: skipped, not an error
+    rows = [r for r in report["results"] if r["model"] == "tiny" and r["set"] == "it-fixture"]
+    assert [r["dim"] for r in rows] == [64, 32, 16]
+    for r in rows:
+        for key in ("ndcg@10", "recall@10", "mrr@10", "ndcg@10_int8", "ndcg@10_binary"):
+            assert 0.0 <= r[key] <= 1.0
+        assert r["passages_per_s"] > 0 and r["parameters"] > 0 and r["size_mb"] > 0
+    bm25 = [r for r in report["results"] if r["model"] == "bm25"]
+    assert len(bm25) == 2 and all(r["ndcg@10"] > 0.9 for r in bm25)  # the fixture shares rare words
+
+    md = (out / "results.md").read_text(encoding="utf-8")
+    assert "| model | dim | NDCG@10 | Recall@10 | MRR@10 | NDCG@10 int8 | NDCG@10 binary |" in md
+    assert "## Skipped" in md and "BelebeleRetrieval" in md
+    assert (out / "results.png").stat().st_size > 10_000
+    assert "NDCG@10" in capsys.readouterr().out
+
+
+def test_missing_qrels_exits_2(toy_beir: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    (toy_beir / "qrels" / "test.tsv").unlink()
+    assert run.main(["--sets", str(toy_beir), "--output-dir", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "has no qrels" in err and "Traceback" not in err
+
+
+def test_not_a_model_exits_2(toy_beir: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    (tmp_path / "fake").mkdir()
+    argv = ["--models", f"fake={tmp_path / 'fake'}", "--sets", str(toy_beir), "--output-dir", str(tmp_path / "r")]
+    assert run.main(argv) == 2
+    assert "is not a sentence-transformers model" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
+
+
+def test_gpu_requested_exits_2(
+    monkeypatch: pytest.MonkeyPatch, toy_beir: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert run.main(["--sets", str(toy_beir), "--output-dir", str(tmp_path / "r"), "--device", "cuda"]) == 2
+    assert "sees no CUDA GPU" in capsys.readouterr().err
+
+
+def test_subprocess_bad_set_no_traceback(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "eval.run", "--sets", str(tmp_path / "nope"), "--output-dir", str(tmp_path / "r")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"},
+    )
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "error: evaluation set" in proc.stderr and "Traceback" not in proc.stderr

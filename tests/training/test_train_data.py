@@ -1,0 +1,78 @@
+"""Reading the published dataset: triplet columns, dev IR set, version, and clear errors for bad datasets."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from training.data import describe_dataset, load_ir_split, load_triplets, negative_columns
+from training.errors import DatasetError
+
+
+def test_triplets_keep_only_text_columns(fixture_dataset: Path) -> None:
+    ds = load_triplets(describe_dataset(str(fixture_dataset)))
+    assert ds.column_names == ["query", "positive", "negative_1", "negative_2", "negative_3"]
+    assert len(ds) == 48 * 3
+    two = load_triplets(describe_dataset(str(fixture_dataset)), num_negatives=2, max_samples=10)
+    assert two.column_names == ["query", "positive", "negative_1", "negative_2"] and len(two) == 10
+
+
+def test_negative_columns_numeric_order() -> None:
+    cols = ["query", "negative_10", "negative_2", "negative_1", "negatives"]
+    assert negative_columns(cols) == ["negative_1", "negative_2", "negative_10"]
+    assert negative_columns(cols, 2) == ["negative_1", "negative_2"]
+
+
+def test_version_read_from_card(fixture_dataset: Path) -> None:
+    source = describe_dataset(str(fixture_dataset))
+    assert source.is_local and source.version == "0.0.1-test"
+    assert "0.0.1-test" in source.display_name and str(fixture_dataset) in source.display_name
+
+
+def test_dev_ir_split_subsamples_but_keeps_positives(fixture_dataset: Path) -> None:
+    ir = load_ir_split(describe_dataset(str(fixture_dataset)), "dev", max_queries=10, max_corpus=15, seed=1)
+    assert len(ir.queries) == 10 and len(ir.corpus) == 15
+    assert all(docs <= ir.corpus.keys() for docs in ir.relevant_docs.values())
+
+
+def test_missing_column_names_file_and_column(fixture_dataset: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "broken"
+    shutil.copytree(fixture_dataset, broken)
+    for split in ("train", "dev", "test"):  # a dataset published before hard-negative mining
+        df = pd.read_parquet(broken / "triplets" / f"{split}.parquet")
+        df = df.drop(columns=[c for c in df.columns if c.startswith("negative_")])
+        df.to_parquet(broken / "triplets" / f"{split}.parquet", index=False)
+    path = broken / "triplets" / "train.parquet"
+    with pytest.raises(DatasetError) as err:
+        load_triplets(describe_dataset(str(broken)))
+    message = str(err.value)
+    assert "negative_1" in message and str(path) in message and "Fix:" in message
+
+
+def test_missing_config_is_named(fixture_dataset: Path, tmp_path: Path) -> None:
+    partial = tmp_path / "partial"
+    shutil.copytree(fixture_dataset, partial)
+    readme = (partial / "README.md").read_text(encoding="utf-8")
+    (partial / "README.md").write_text(readme.replace("config_name: queries", "config_name: questions"), "utf-8")
+    with pytest.raises(DatasetError, match="config 'queries'"):
+        load_ir_split(describe_dataset(str(partial)), "dev")
+
+
+def test_missing_folder() -> None:
+    with pytest.raises(DatasetError, match="does not exist"):
+        describe_dataset("./runs/no/such/dataset")
+
+
+def test_version_from_pipeline_card_body(tmp_path: Path) -> None:
+    """The pipeline's card puts the version in its body (``- **Version:** `v1.0.0```), not in the YAML."""
+    folder = tmp_path / "dataset"
+    folder.mkdir()
+    (folder / "README.md").write_text(
+        "---\npretty_name: It triplets\nlicense: cc-by-4.0\n---\n# It triplets\n\n- **Version:** `v1.2.0` (load...)\n",
+        encoding="utf-8",
+    )
+    source = describe_dataset(str(folder))
+    assert source.version == "v1.2.0" and source.display_name == f"It triplets ({folder}) version v1.2.0"

@@ -1,0 +1,1 @@
+"""Fine-tune a sentence-transformers embedder on the toolkit's retrieval triplets (``python -m training.train``)."""

@@ -1,0 +1,177 @@
+"""The training config: a YAML file loaded into validated pydantic models (unknown keys are errors).
+
+Example (``configs/train.yaml``)::
+
+    model: {name_or_path: intfloat/multilingual-e5-small, max_seq_length: 256}
+    data: {dataset: runs/demo/publish/dataset}
+    loss: {mini_batch_size: 64, matryoshka_dims: [384, 256, 128, 64]}
+    training: {output_dir: runs/train/e5-small-it, batch_size: 256, learning_rate: 5.0e-5}
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from training.errors import ConfigError
+
+
+class _Section(BaseModel):
+    """A config section: unknown keys are errors (a typo must not be silently ignored)."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ModelSection(_Section):
+    name_or_path: str = "intfloat/multilingual-e5-small"
+    revision: str | None = Field(None, description="Hub revision of the base model")
+    max_seq_length: int | None = Field(256, ge=8, description="truncate inputs to this many tokens; null: model's")
+    query_prompt: str = "query: "
+    passage_prompt: str = "passage: "
+
+
+class DataSection(_Section):
+    dataset: str | None = Field(None, description="published dataset: local folder or Hub id (or --dataset)")
+    revision: str | None = Field(None, description="Hub revision/tag of the dataset, e.g. v1.0.0")
+    train_split: str = "train"
+    dev_split: str | None = Field("dev", description="split for evaluation during training; null: none")
+    num_negatives: int | None = Field(None, ge=1, description="use negative_1..negative_N; null: all of them")
+    max_train_samples: int | None = Field(None, ge=1)
+    max_dev_queries: int | None = Field(1000, ge=1)
+    max_dev_corpus: int | None = Field(20000, ge=1, description="dev corpus: relevant passages + a sample up to this")
+
+
+class LossSection(_Section):
+    scale: float = Field(20.0, gt=0, description="inverse temperature of InfoNCE (20 = temperature 0.05)")
+    mini_batch_size: int = Field(32, ge=1, description="GradCache mini-batch (memory), not the contrastive batch")
+    matryoshka_dims: list[int] | None = Field([384, 256, 128, 64], description="null: no MatryoshkaLoss")
+
+    @field_validator("matryoshka_dims")
+    @classmethod
+    def _dims(cls, dims: list[int] | None) -> list[int] | None:
+        if dims is None:
+            return None
+        if not dims or any(d < 1 for d in dims):
+            raise ValueError("must be a non-empty list of positive integers, or null")
+        return sorted(set(dims), reverse=True)
+
+
+class TrainingSection(_Section):
+    output_dir: str = "runs/train/e5-small-it"
+    epochs: float = Field(1.0, gt=0)
+    max_steps: int = Field(-1, description="> 0 overrides epochs")
+    batch_size: int = Field(128, ge=2, description="contrastive batch: in-batch negatives come from it")
+    learning_rate: float = Field(5e-5, gt=0)
+    warmup_ratio: float = Field(0.1, ge=0, lt=1)
+    scheduler: Literal["cosine", "linear", "constant_with_warmup"] = "cosine"
+    weight_decay: float = Field(0.01, ge=0)
+    eval_steps: int = Field(200, ge=1, description="evaluate on dev and save a checkpoint every N steps")
+    save_total_limit: int = Field(2, ge=1)
+    logging_steps: int = Field(20, ge=1)
+    seed: int = 42
+    device: str = Field("auto", description="auto, cpu, cuda, cuda:N, mps")
+    precision: Literal["auto", "bf16", "fp16", "fp32"] = "auto"
+    dataloader_num_workers: int = Field(0, ge=0)
+    gradient_checkpointing: bool = False
+
+
+class CardSection(_Section):
+    language: str | list[str] = "it"
+    license: str = "mit"
+    model_name: str | None = None
+
+
+class HubSection(_Section):
+    repo_id: str | None = Field(None, description="<user>/<name>: push the final model there (or --push-to-hub)")
+    private: bool = False
+
+    @field_validator("repo_id")
+    @classmethod
+    def _repo(cls, repo_id: str | None) -> str | None:
+        if repo_id is not None and repo_id.count("/") != 1:
+            raise ValueError("must look like <user>/<name>")
+        return repo_id
+
+
+class TrainConfig(_Section):
+    model: ModelSection = Field(default_factory=ModelSection)
+    data: DataSection = Field(default_factory=DataSection)
+    loss: LossSection = Field(default_factory=LossSection)
+    training: TrainingSection = Field(default_factory=TrainingSection)
+    card: CardSection = Field(default_factory=CardSection)
+    hub: HubSection = Field(default_factory=HubSection)
+
+    @model_validator(mode="after")
+    def _batch(self) -> TrainConfig:
+        if self.loss.mini_batch_size > self.training.batch_size:
+            raise ValueError(
+                f"loss.mini_batch_size ({self.loss.mini_batch_size}) is larger than training.batch_size "
+                f"({self.training.batch_size}); make it <= batch_size"
+            )
+        return self
+
+
+def _format_validation_error(exc: ValidationError, source: str) -> str:
+    lines = [f"invalid config {source}:"]
+    for err in exc.errors():
+        loc = ".".join(str(part) for part in err["loc"])
+        if err["type"] == "extra_forbidden":
+            section, _, key = loc.rpartition(".")
+            model = TrainConfig
+            for part in section.split(".") if section else []:
+                model = model.model_fields[part].annotation  # type: ignore[assignment]
+            allowed = ", ".join(model.model_fields)
+            where = f"section '{section}'" if section else "the top level"
+            lines.append(f"  unknown key '{key}' in {where} (allowed: {allowed})")
+        else:
+            lines.append(f"  {loc or '(top level)'}: {err['msg']} (got {err.get('input')!r})")
+    return "\n".join(lines)
+
+
+def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
+    node = tree
+    *parents, leaf = dotted.split(".")
+    for part in parents:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"cannot set {dotted}: '{part}' is not a section")
+        node = child
+    node[leaf] = value
+
+
+def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None) -> TrainConfig:
+    """Load ``path`` (YAML; None means all defaults), apply dotted ``overrides`` and validate.
+
+    Args:
+        path: YAML config file.
+        overrides: e.g. ``{"training.max_steps": 10}``; None values are skipped.
+
+    Raises:
+        ConfigError: the file is missing or not YAML, a key is unknown, or a value is invalid.
+    """
+    tree: dict[str, Any] = {}
+    source = "(defaults)"
+    if path is not None:
+        path = Path(path)
+        source = str(path)
+        if not path.is_file():
+            raise ConfigError(f"config file {source} does not exist. Fix: pass --config configs/train.yaml.")
+        try:
+            loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"config file {source} is not valid YAML: {exc}") from exc
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"config file {source} must hold a mapping of sections, not {type(loaded).__name__}")
+        tree = loaded
+    for dotted, value in (overrides or {}).items():
+        if value is not None:
+            _set_dotted(tree, dotted, value)
+    try:
+        return TrainConfig.model_validate(tree)
+    except ValidationError as exc:
+        raise ConfigError(_format_validation_error(exc, source)) from None

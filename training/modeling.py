@@ -1,0 +1,89 @@
+"""Load a sentence-transformers model from a local folder or a Hub id, with clear errors for bad paths."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from sentence_transformers import SentenceTransformer
+
+from training.errors import ModelError
+
+logger = logging.getLogger(__name__)
+
+_FIX = (
+    "Fix: pass a folder written by `SentenceTransformer.save()` (it has modules.json; `python -m training.train` "
+    "writes one to <output_dir>/final) or a Hub id such as intfloat/multilingual-e5-small."
+)
+
+
+def is_local_reference(name: str) -> bool:
+    """True when ``name`` exists on disk or is written like a path rather than a ``user/repo`` Hub id."""
+    if Path(name).expanduser().exists():
+        return True
+    return name.startswith((".", "/", "~")) or name.count("/") > 1 or "\\" in name
+
+
+def check_model_folder(folder: Path) -> None:
+    """Raise ModelError unless ``folder`` looks like a sentence-transformers (or plain transformers) model."""
+    if not folder.exists():
+        raise ModelError(f"model folder {str(folder)!r} does not exist. {_FIX}")
+    if not folder.is_dir():
+        raise ModelError(f"model path {str(folder)!r} is a file, not a model folder. {_FIX}")
+    if (folder / "modules.json").is_file():
+        return
+    config = folder / "config.json"
+    if config.is_file():
+        try:
+            model_type = json.loads(config.read_text(encoding="utf-8")).get("model_type")
+        except (OSError, ValueError) as exc:
+            raise ModelError(f"{config} is not valid JSON ({exc}). {_FIX}") from exc
+        if model_type:
+            logger.warning(
+                "%s has no modules.json: loading it as a plain transformers %r model with mean pooling.",
+                folder,
+                model_type,
+            )
+            return
+    raise ModelError(f"{str(folder)!r} is not a sentence-transformers model: it has no modules.json. {_FIX}")
+
+
+def embedding_dimension(model: SentenceTransformer) -> int | None:
+    """The model's output size (``get_embedding_dimension`` in sentence-transformers >= 6.1, older name before)."""
+    getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+    return getter()
+
+
+def load_model(
+    name_or_path: str,
+    device: str | None = None,
+    revision: str | None = None,
+    **kwargs: Any,
+) -> SentenceTransformer:
+    """Load a SentenceTransformer, turning every loading failure into a ModelError that names the model.
+
+    Args:
+        name_or_path: local folder or Hub id.
+        device: torch device (``cpu``, ``cuda``...); None lets sentence-transformers choose.
+        revision: Hub revision (branch, tag or commit); ignored for local folders.
+        **kwargs: passed on to ``SentenceTransformer`` (e.g. ``model_card_data``).
+    """
+    if is_local_reference(name_or_path):
+        folder = Path(name_or_path).expanduser()
+        check_model_folder(folder)
+        try:
+            return SentenceTransformer(str(folder), device=device, local_files_only=True, **kwargs)
+        except Exception as exc:  # any failure inside the folder's files
+            raise ModelError(
+                f"could not load the model in {str(folder)!r}: {type(exc).__name__}: {exc}. {_FIX}"
+            ) from exc
+    try:
+        return SentenceTransformer(name_or_path, device=device, revision=revision, **kwargs)
+    except Exception as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise ModelError(
+            f"could not load model {name_or_path!r} from the Hugging Face Hub ({type(exc).__name__}: {first}). "
+            "Fix: check the id, your network and HF_TOKEN, or pass a local sentence-transformers folder."
+        ) from exc
