@@ -24,7 +24,9 @@ class MineConfig(StrictModel):
     query_prompt: str = "query: "
     corpus_prompt: str = "passage: "
     method: Literal["dense", "bm25", "hybrid"] = Field("hybrid", description="hybrid: interleave dense and BM25")
-    num_negatives: int = Field(4, ge=1)
+    num_negatives: int = Field(4, ge=1, description="negatives per published triplet (k)")
+    spare_negatives: int = Field(2, ge=0, description="extra negatives kept in rank order, so that the split can "
+                                 "drop leaking ones and still publish k")
     range_min: int = Field(0, ge=0, description="skip the top range_min candidates")
     range_max: int = Field(50, ge=1, description="consider candidates up to this rank")
     relative_margin: float = Field(0.05, ge=0, lt=1, description="TopK-PercPos: negative <= (1-margin)*positive")

@@ -70,7 +70,7 @@ class Miner:
         answers = None
         if self.judge is not None:
             answers = lambda i: self.judge.answers(query, self.corpus.texts[i])  # noqa: E731
-        choice = choose(interleave(*ranked), cfg.num_negatives, answers, cfg.judge_extra)
+        choice = choose(interleave(*ranked), cfg.num_negatives + cfg.spare_negatives, answers, cfg.judge_extra)
         drops["judge"] += choice.judge_dropped
         drops["judge_unclear"] += choice.judge_unclear
         negatives = [{"passage_id": self.corpus.passage_ids[n.index], "doc_id": self.corpus.doc_ids[n.index],

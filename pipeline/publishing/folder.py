@@ -3,8 +3,8 @@
 Configs (a contract with training/data.py and eval/sets.py):
 
 - ``triplets`` (train/dev/test): query_id, query, positive_id, positive, negative_1..negative_k, style,
-  negative_scores, plus negative_ids and negative_sources. Queries without any negative are left out (they stay
-  in ``pairs``); a query with fewer than k negatives has nulls in its last negative columns.
+  negative_scores, plus negative_ids and negative_sources. Only queries with k negatives: every text column is a
+  non-empty string, as trainers expect (the others stay in ``pairs``, ``queries`` and ``qrels``).
   An empty split is left out (no file, not in the card's ``configs``).
 - ``pairs`` (train/dev/test): query_id, query, passage_id, passage, style.
 - ``corpus`` (split ``corpus``): _id, title, text; every passage of the run.
@@ -53,7 +53,7 @@ def triplet_row(row: dict, k: int) -> dict:
            "positive": row["positive"], "style": row["style"],
            "negative_scores": [n["score"] for n in negatives], "negative_ids": [n["passage_id"] for n in negatives],
            "negative_sources": [n["source"] for n in negatives]}
-    out.update({f"negative_{i}": negatives[i - 1]["text"] if i <= len(negatives) else None for i in range(1, k + 1)})
+    out.update({f"negative_{i}": negatives[i - 1]["text"] for i in range(1, k + 1)})
     return out
 
 
@@ -79,7 +79,7 @@ def write_configs(split_rows: dict[str, list[dict]], passages: list[dict], folde
         ids_of_text[p["text"]].append(p["passage_id"])
     for split in SPLITS:
         rows = split_rows[split]
-        triplets = [triplet_row(r, num_negatives) for r in rows if r["negatives"]]
+        triplets = [triplet_row(r, num_negatives) for r in rows if len(r["negatives"]) >= num_negatives]
         files["triplets"][split] = _write(folder, "triplets", split, triplets, triplet_schema(num_negatives))
         files["pairs"][split] = _write(folder, "pairs", split, [
             {"query_id": r["query_id"], "query": r["query"], "passage_id": r["passage_id"], "passage": r["positive"],

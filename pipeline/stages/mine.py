@@ -3,7 +3,8 @@
 Both sources obey the positive-aware false-negative guard TopK-PercPos (a negative may score at most
 ``positive - |positive| * relative_margin`` with the base embedder), come from other documents than the
 positive's, and may be checked by an LLM judge (``mine.llm_judge``). ``method: hybrid`` interleaves the two
-ranked lists (dense first) and keeps the first ``num_negatives`` distinct passages.
+ranked lists (dense first) and keeps the first ``num_negatives + spare_negatives`` distinct passages, best first
+(the split may drop leaking ones; publish takes the first ``num_negatives``).
 
 Output under ``runs/<name>/mine/``: ``triplets.parquet`` (one row per query; see TRIPLET_SCHEMA), ``embeddings/``
 (cached embeddings, reused on rerun), ``judge_cache.jsonl`` (with llm_judge).
@@ -26,7 +27,7 @@ from pipeline.errors import StageError
 from pipeline.mining.bm25 import Bm25Index, LanguageTokenizer
 from pipeline.mining.corpus import Corpus
 from pipeline.mining.dense import dense_candidates
-from pipeline.mining.embeddings import EmbeddingCache, load_embedder
+from pipeline.mining.embeddings import EmbeddingCache, from_filter_cache, load_embedder
 from pipeline.mining.miner import Miner
 from pipeline.mining.stats import triplet_stats
 from pipeline.mining.tables import PASSAGE_COLUMNS, QUERY_COLUMNS, read_table
@@ -52,10 +53,11 @@ class MineStage(Stage):
         judge = [gen.backend, gen.model, gen.endpoint_url] if self.config.mine.llm_judge else None
         return hashlib.sha256(json.dumps([super().config_hash(), judge]).encode()).hexdigest()[:16]
 
-    def _inputs(self) -> tuple[list[dict], Corpus, int]:
+    def _inputs(self) -> tuple[list[dict], Corpus, int, list[str]]:
         queries = read_table(self.upstream_dir / "queries.parquet", QUERY_COLUMNS, "filter").to_pylist()
-        corpus = Corpus.from_rows(read_table(self.upstream_dir / "passages.parquet", PASSAGE_COLUMNS, "filter")
-                                  .select(list(PASSAGE_COLUMNS)).to_pylist())
+        passages = read_table(self.upstream_dir / "passages.parquet", PASSAGE_COLUMNS, "filter") \
+            .select(list(PASSAGE_COLUMNS)).to_pylist()
+        corpus = Corpus.from_rows(passages)
         kept = []
         for q in queries:
             index = corpus.index_of_passage.get(q["passage_id"])
@@ -65,11 +67,11 @@ class MineStage(Stage):
             raise StageError(f"none of the {len(queries)} queries' positive passages is in "
                              f"{self.upstream_dir / 'passages.parquet'}: the filter outputs disagree. Rerun "
                              "`python -m pipeline.run --stage filter --force`.")
-        return kept, corpus, len(queries) - len(kept)
+        return kept, corpus, len(queries) - len(kept), [p["text"] for p in passages]
 
     def process(self) -> dict[str, Any]:
         cfg = self.config.mine
-        rows, corpus, orphans = self._inputs()
+        rows, corpus, orphans, file_texts = self._inputs()
         print(f"[mine] {len(rows)} queries, {len(corpus)} unique passages; method {cfg.method}, model {cfg.model}")
         model = load_embedder(cfg.model)
         cache = EmbeddingCache(model, cfg.model, self.dir / "embeddings")
@@ -80,7 +82,10 @@ class MineStage(Stage):
         miner = Miner(
             corpus, cfg,
             query_embeddings=cache.encode("query", query_texts, cfg.query_prompt or None, cfg.batch_size),
-            corpus_embeddings=cache.encode("corpus", corpus.texts, cfg.corpus_prompt or None, cfg.batch_size),
+            corpus_embeddings=cache.encode("corpus", corpus.texts, cfg.corpus_prompt or None, cfg.batch_size,
+                                           reuse=lambda: from_filter_cache(
+                                               self.upstream_dir / "embeddings", cfg.model, cfg.corpus_prompt,
+                                               file_texts, corpus.texts)),
             query_index={q: i for i, q in enumerate(query_texts)}, positives_of=positives_of,
         )
         drops = Counter()
@@ -103,7 +108,7 @@ class MineStage(Stage):
             "num_negatives": cfg.num_negatives, "range_min": cfg.range_min, "range_max": cfg.range_max,
             "relative_margin": cfg.relative_margin, "llm_judge": cfg.llm_judge,
             "judge_model": self.config.generate.model if cfg.llm_judge else None,
-            "embeddings_from_cache": sorted(set(cache.hits)),
+            "embeddings_reused": sorted(set(cache.hits)),
         }
 
     def _mine_all(self, miner: Miner, rows: list[dict], drops: Counter) -> list[dict]:

@@ -47,15 +47,19 @@ class PublishStage(Stage):
         self.folder.mkdir(parents=True)
         files = write_configs(split_rows, passages, self.folder, self.config.mine.num_negatives)
         if "train" not in files["triplets"]:
-            raise StageError("no training triplets: every train query lost all its negatives (see mine/stats.json "
-                             "'dropped'). Raise mine.range_max, lower mine.relative_margin or use mine.method: "
-                             "hybrid, then rerun from --stage mine.")
+            raise StageError(f"no training triplets: no train query kept {self.config.mine.num_negatives} "
+                             "negatives (see mine/stats.json 'dropped' and split/stats.json). Raise mine.range_max "
+                             "or mine.spare_negatives, lower mine.num_negatives or mine.relative_margin, or use "
+                             "mine.method: hybrid; then rerun from --stage mine.")
         shutil.copytree(beir, self.folder / "beir")
         counts = {name: {split: pq.read_metadata(self.folder / path).num_rows for split, path in splits.items()}
                   for name, splits in files.items()}
         readme = write_card(self.config, self.language, self.run_dir, self.folder, files, counts, split_rows,
                             passages)
+        k = self.config.mine.num_negatives
+        short = {s: sum(len(r["negatives"]) < k for r in rows) for s, rows in split_rows.items()}
         return {"rows": sum(counts["triplets"].values()), "counts": counts, "folder": str(self.folder),
+                "queries_without_k_negatives": short,
                 "readme": str(readme), "version": self.config.publish.version, "tag": self.config.publish.tag,
                 "plots": sorted(p.name for p in (self.folder / "plots").glob("*.png"))}
 

@@ -1,0 +1,76 @@
+"""Write the dataset card: plots (PNG) and README.md (YAML metadata + the Jinja2 template, filled from the run).
+
+Example:
+    >>> readme = write_card(config, language, Path("runs/demo"), Path("runs/demo/publish/dataset"), files, counts,
+    ...                     split_rows, passages)
+    >>> readme.read_text().startswith("---")
+    True
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jinja2
+
+from dataset_card import plots as P
+from dataset_card.context import card_context, drop_rows, read_stage_stats
+from dataset_card.metadata import card_metadata, front_matter
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+def render(template: str, context: dict) -> str:
+    """Render ``templates/<template>`` with ``context``."""
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), keep_trailing_newline=True,
+                             autoescape=False, trim_blocks=False)
+    env.filters["basename"] = lambda path: Path(str(path)).name
+    return env.get_template(template).render(**context)
+
+
+def make_plots(folder: Path, split_rows: dict[str, list[dict]], passages: list[dict], stats: dict,
+               margin: float) -> list[P.Plot]:
+    """Every statistics plot that has data, under ``folder/plots``."""
+    out = Path(folder) / "plots"
+    rows = [r for split in split_rows.values() for r in split]
+    by_style: dict[str, list[int]] = {}
+    for r in rows:
+        by_style.setdefault(r["style"], []).append(len(r["query"].split()))
+    negatives: dict[str, list[float]] = {}
+    for r in rows:
+        for n in r["negatives"]:
+            negatives.setdefault(n["source"], []).append(n["score"])
+    tokens = [p["n_tokens"] for p in passages if p.get("n_tokens") is not None]
+    made = [
+        P.lengths(out, "passage_lengths.png", {"passages": tokens or [len(p["text"].split()) for p in passages]},
+                  "tokens" if tokens else "words", "Passage length (embedder tokens)."),
+        P.lengths(out, "query_lengths.png", by_style, "words", "Query length in words, per query style."),
+        P.query_styles(out, {s: _count(r["style"] for r in split_rows[s]) for s in split_rows}),
+        P.scores(out, [r["positive_score"] for r in rows], negatives, margin),
+        P.drops(out, drop_rows(stats)),
+    ]
+    return [p for p in made if p is not None]
+
+
+def _count(values) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for v in values:
+        counts[v] = counts.get(v, 0) + 1
+    return counts
+
+
+def write_card(config, language, run_dir: Path, folder: Path, files: dict[str, dict[str, str]],
+               counts: dict[str, dict[str, int]], split_rows: dict[str, list[dict]], passages: list[dict]) -> Path:
+    """Plots + README.md in ``folder``; returns the README path."""
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    stats = read_stage_stats(run_dir)
+    plots = make_plots(folder, split_rows, passages, stats, config.mine.relative_margin)
+    context = card_context(config, language, stats, counts, plots, files)
+    meta = card_metadata(
+        pretty_name=config.publish.pretty_name, language=language.iso_639_1, license=config.publish.license,
+        source_datasets=context["source_datasets"], tags=config.publish.tags,
+        n_rows=sum(counts.get("pairs", {}).values()), files=files)
+    body = render("card.md.j2", context)
+    readme = Path(folder) / "README.md"
+    readme.write_text(front_matter(meta) + "\n" + body, encoding="utf-8")
+    return readme

@@ -1,0 +1,113 @@
+"""What the card says, gathered from the run: every stage's stats.json, the config, the published rows.
+
+Example:
+    >>> stats = read_stage_stats(Path("runs/demo"))
+    >>> drop_rows(stats)[:2]
+    [('ingest', 'language', 120), ('ingest', 'gopher_quality', 31)]
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import unicodedata
+from pathlib import Path
+
+STAGES = ("ingest", "passages", "generate", "filter", "mine", "split")
+# stats keys holding {reason: count} per stage, with the unit they count
+DROP_KEYS = {"ingest": [("dropped", "documents")], "generate": [("replies_dropped", "replies"),
+             ("queries_dropped", "queries")], "filter": [("dropped", "queries")], "mine": [("dropped", "negatives")]}
+
+
+REASONS = {"guard_dense": "false-negative guard (dense)", "guard_bm25": "false-negative guard (BM25)",
+           "same_document": "same document as the positive", "judge": "LLM judge: answers the query",
+           "positive_not_in_corpus": "positive missing from the corpus"}
+
+
+def clean_reason(reason: str) -> str:
+    """A readable reason: our labels for mine's keys; datatrove step names without emoji and "🔻 - FILTER:".
+
+    >>> clean_reason("🔻 - FILTER: 🍷 FineWeb Quality")
+    'FineWeb Quality'
+    """
+    if reason in REASONS:
+        return REASONS[reason]
+    text = "".join(ch for ch in reason if unicodedata.category(ch) != "So")
+    text = re.sub(r"^\W*-?\s*(FILTER|DEDUP|FORMAT)\s*:\s*", "", text.strip())
+    return " ".join(text.split()) or reason
+
+
+def read_stage_stats(run_dir: Path) -> dict[str, dict]:
+    """stage -> its stats.json ({} for a stage without one)."""
+    out = {}
+    for stage in STAGES:
+        path = Path(run_dir) / stage / "stats.json"
+        out[stage] = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    return out
+
+
+def drop_rows(stats: dict[str, dict]) -> list[tuple[str, str, int]]:
+    """(stage, reason, count) of everything a filter removed, in pipeline order, largest first per stage."""
+    rows = []
+    for stage, keys in DROP_KEYS.items():
+        for key, unit in keys:
+            found = stats.get(stage, {}).get(key) or {}
+            if isinstance(found, dict):
+                label = f"{stage} ({unit})"
+                rows += [(label, clean_reason(reason), int(n))
+                         for reason, n in sorted(found.items(), key=lambda kv: -kv[1]) if isinstance(n, int) and n]
+    leak = stats.get("split", {}).get("negatives_dropped_leak")
+    if leak:
+        rows.append(("split (negatives)", "held-out positive or near-duplicate", int(leak)))
+    return rows
+
+
+def model_label(model: str) -> str:
+    """A model id as users know it: a Hub id as is, a local folder by its name (its path means nothing to them)."""
+    path = Path(model).expanduser()
+    return f"{path.name} (local copy)" if path.exists() else model
+
+
+def llm_label(config, served_name: str) -> str:
+    """The query writer as users can find it: with the llamacpp backend the served name is only an alias, so the
+    GGUF file (local name or Hub repo/file) is added."""
+    gen = config.generate
+    if gen.backend != "llamacpp":
+        return served_name
+    gguf = Path(gen.llamacpp.model_path).name if gen.llamacpp.model_path else \
+        f"{gen.llamacpp.hub_repo}/{gen.llamacpp.hub_file}"
+    return f"{served_name} ({gguf})" if served_name not in gguf else gguf
+
+
+def source_datasets(config) -> list[str]:
+    """Card metadata: publish.source_datasets, else the Hub dataset ingested, else allenai/c4."""
+    if config.publish.source_datasets:
+        return list(config.publish.source_datasets)
+    source = config.ingest.source
+    return [source.hub_dataset] if source.type == "hub" else ["allenai/c4"]
+
+
+def citation(config, year: int) -> str:
+    key = config.publish.citation_key
+    repo = config.publish.repo_id or "<user>/<repo>"
+    return (f"@misc{{{key},\n  title = {{{config.publish.pretty_name}}},\n  year = {{{year}}},\n"
+            f"  note = {{Version {config.publish.tag}}},\n"
+            f"  howpublished = {{\\url{{https://huggingface.co/datasets/{repo}}}}}\n}}")
+
+
+def card_context(config, language, stats: dict[str, dict], counts: dict[str, dict[str, int]],
+                 plots: list, files: dict[str, dict[str, str]]) -> dict:
+    """Everything the Jinja2 template reads."""
+    year = dt.date.today().year
+    return {
+        "pretty_name": config.publish.pretty_name, "version": config.publish.version, "tag": config.publish.tag,
+        "repo_id": config.publish.repo_id or "<user>/<repo>", "license": config.publish.license,
+        "language_name": language.name, "iso": language.iso_639_1, "source_datasets": source_datasets(config),
+        "stats": stats, "counts": counts, "files": files, "plots": plots, "drops": drop_rows(stats),
+        "mine": config.mine, "split": config.split, "generate": config.generate, "filter": config.filter,
+        "seed": config.seed, "mining_model": model_label(config.mine.model),
+        "llm_model": llm_label(config, stats.get("generate", {}).get("model") or config.generate.model),
+        "prompt_hash": stats.get("generate", {}).get("prompt_hash", "n/a"),
+        "num_negatives": config.mine.num_negatives, "citation": citation(config, year), "year": year,
+    }
