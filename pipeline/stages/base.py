@@ -2,8 +2,9 @@
 
 A stage writes everything under ``runs/<run_name>/<stage>/``. When it finishes it writes ``_SUCCESS.json`` with
 the hash of the config that shaped it (its own sections plus its upstream stage's hash) and its statistics; a
-rerun skips it. A stage killed half-way leaves ``_STARTED.json`` (same hash), and resumes from its partial output. A stage whose
-upstream output changed is redone (cheap stages) or refused until --force (expensive ones: generate).
+rerun skips it. A stage killed half-way leaves ``_STARTED.json`` (same hash), and resumes from its partial
+output. A stage whose upstream output changed is redone (cheap stages) or refused until --force (expensive ones:
+generate).
 """
 
 from __future__ import annotations

@@ -36,7 +36,6 @@ from pipeline.generation.prompts import build_messages, parse_reply, prompt_hash
 from pipeline.stages.base import Stage, format_drops
 from pipeline.stages.passages import read_passages
 
-
 _OPERATIONAL = {"max_passages": True, "concurrency": True, "request_timeout": True, "max_retries": True,
                 "endpoint_url": True, "api_key_env": True,
                 "llamacpp": {"n_threads", "host", "port", "startup_timeout"}}
@@ -173,8 +172,9 @@ class GenerateStage(Stage):
             client_max_retries=gen.max_retries,
             api_key_env=gen.api_key_env,
         )
-        executor = make_executor(self.config.executor, [JsonlReader(str(batch.parent), glob_pattern=batch.name), runner],
-                                 self.dir / "logs" / name, 1, f"generate_{name}", workers=1)
+        reader = JsonlReader(str(batch.parent), glob_pattern=batch.name)
+        executor = make_executor(self.config.executor, [reader, runner], self.dir / "logs" / name, 1,
+                                 f"generate_{name}", workers=1)
         try:
             executor.run()
         except Exception as e:  # noqa: BLE001 - surface the endpoint's own message, keep what was written

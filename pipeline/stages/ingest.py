@@ -153,8 +153,9 @@ class IngestStage(Stage):
                                        executors[-1]))
         final = [RankFileReader(str(work / "exact_deduped"))]
         if ing.dedup.minhash:
-            executors.append(make_executor(ex, [MinhashDedupBuckets(str(work / "minhash_sigs"),
-                                                                    str(work / "minhash_buckets"), config=minhash_cfg)],
+            buckets = MinhashDedupBuckets(str(work / "minhash_sigs"), str(work / "minhash_buckets"),
+                                          config=minhash_cfg)
+            executors.append(make_executor(ex, [buckets],
                                            logs / "5_minhash_buckets", minhash_cfg.num_buckets,
                                            "ingest_mh_buckets", executors[-1]))
             executors.append(make_executor(ex, [MinhashDedupCluster(str(work / "minhash_buckets"),

@@ -57,7 +57,9 @@ class StrictJsonlReader(JsonlReader):
                 f"Re-download or re-compress it (gzip -t {where} checks it), then rerun."
             ) from None
         except UnicodeDecodeError as e:
-            raise InputDataError(f"{where}, line {line_no + 1}: not UTF-8 text ({e}). Convert the file to UTF-8.") from None
+            raise InputDataError(
+                f"{where}, line {line_no + 1}: not UTF-8 text ({e}). Convert the file to UTF-8."
+            ) from None
 
 
 class RankFileReader(JsonlReader):
