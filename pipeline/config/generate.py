@@ -80,5 +80,8 @@ class FilterConfig(StrictModel):
         0.9, gt=0, le=1, description="drop a query whose longest verbatim passage span covers this share of it"
     )
     copy_min_words: int = Field(5, description="the copy check applies to queries of at least this many words")
+    corpus_max_passages: int | None = Field(
+        None, ge=1, description="retrieval corpus of the run (round-trip, mining, published corpus): every passage "
+        "with a query plus a seeded sample of the others up to this size; None: all passages")
     round_trip: RoundTripConfig = Field(default_factory=RoundTripConfig)
     decontamination: DecontaminationConfig = Field(default_factory=DecontaminationConfig)

@@ -36,7 +36,7 @@ class FilterStage(Stage):
         if not queries:
             raise StageError(f"generate produced no valid queries ({self.upstream_dir / 'queries.parquet'} is "
                              "empty): check generate/dropped.parquet for why the replies were dropped")
-        passages = read_passages(self.run_dir).to_pylist()
+        passages = self._corpus(read_passages(self.run_dir).to_pylist(), {q["passage_id"] for q in queries})
         passages, contaminated = self._decontaminate_passages(passages)
         text_of = {p["passage_id"]: p["text"] for p in passages}
         kept, dropped = [], []
@@ -66,6 +66,22 @@ class FilterStage(Stage):
 
     def summary(self, stats: dict[str, Any]) -> str:
         return f"{stats['queries_in']} queries in, {stats['rows']} kept; dropped: {format_drops(stats['dropped'])}"
+
+    def _corpus(self, passages: list[dict], with_queries: set[str]) -> list[dict]:
+        """The run's retrieval corpus: every passage that has queries, plus a seeded sample of the others.
+
+        Round-trip ranks and mined negatives are relative to this corpus, and it is published as ``corpus``. A cap
+        keeps CPU runs tractable (encoding every C4 passage on a laptop is not); on a cluster leave it unset.
+        """
+        cap = self.config.filter.corpus_max_passages
+        if cap is None or len(passages) <= cap:
+            return passages
+        import random
+
+        others = sorted((p for p in passages if p["passage_id"] not in with_queries), key=lambda p: p["passage_id"])
+        room = max(cap - (len(passages) - len(others)), 0)
+        keep = {p["passage_id"] for p in random.Random(self.config.seed).sample(others, min(room, len(others)))}
+        return [p for p in passages if p["passage_id"] in with_queries or p["passage_id"] in keep]
 
     # ------------------------------------------------------------------ rules
     def _decontaminate_passages(self, passages: list[dict]) -> tuple[list[dict], set[str]]:

@@ -375,3 +375,18 @@ def test_language_scorer():
 def test_ngrams():
     assert ngrams(["a", "b", "c"], 2) == {("a", "b"), ("b", "c")}
     assert ngrams(["a"], 2) == set()
+
+
+def test_corpus_cap_keeps_every_queried_passage_and_samples_the_rest(tmp_path):
+    """corpus_max_passages: the passages with queries always stay; distractors fill the cap, seeded."""
+    extra = [{"passage_id": f"x{i}", "text": f"Passaggio di riempimento numero {i} sulla storia del porto."}
+             for i in range(20)]
+    queries = [q for q in PLANTED if q[0] in ("keep-adige", "keep-genova")]
+    cfg = make_run(tmp_path, queries, passages=PASSAGES + extra, corpus_max_passages=6)
+    stats = FilterStage(cfg).run()
+    corpus = pq.read_table(cfg.run_dir / "filter" / "passages.parquet").column("passage_id").to_pylist()
+    assert len(corpus) == 6 and {"p0", "p2"} <= set(corpus)
+    assert stats["corpus_passages"] == 6
+    again = make_run(tmp_path, queries, passages=PASSAGES + extra, run_name="again", corpus_max_passages=6)
+    FilterStage(again).run()
+    assert pq.read_table(again.run_dir / "filter" / "passages.parquet").column("passage_id").to_pylist() == corpus
