@@ -69,14 +69,14 @@ def model_label(model: str) -> str:
     return f"{path.name} (local copy)" if path.exists() else model
 
 
-def llm_label(config, served_name: str) -> str:
+def llm_label(config, served_name: str, llm_file: str | None = None) -> str:
     """The query writer as users can find it: with the llamacpp backend the served name is only an alias, so the
-    GGUF file (local name or Hub repo/file) is added."""
+    GGUF file is added (as recorded by the generate stage, else as configured: local name or Hub repo/file)."""
     gen = config.generate
     if gen.backend != "llamacpp":
         return served_name
-    gguf = Path(gen.llamacpp.model_path).name if gen.llamacpp.model_path else \
-        f"{gen.llamacpp.hub_repo}/{gen.llamacpp.hub_file}"
+    gguf = llm_file or (Path(gen.llamacpp.model_path).name if gen.llamacpp.model_path else
+                        f"{gen.llamacpp.hub_repo}/{gen.llamacpp.hub_file}")
     return f"{served_name} ({gguf})" if served_name not in gguf else gguf
 
 
@@ -107,7 +107,8 @@ def card_context(config, language, stats: dict[str, dict], counts: dict[str, dic
         "stats": stats, "counts": counts, "files": files, "plots": plots, "drops": drop_rows(stats),
         "mine": config.mine, "split": config.split, "generate": config.generate, "filter": config.filter,
         "seed": config.seed, "mining_model": model_label(config.mine.model),
-        "llm_model": llm_label(config, stats.get("generate", {}).get("model") or config.generate.model),
+        "llm_model": llm_label(config, stats.get("generate", {}).get("model") or config.generate.model,
+                               stats.get("generate", {}).get("llm_file")),
         "prompt_hash": stats.get("generate", {}).get("prompt_hash", "n/a"),
         "num_negatives": config.mine.num_negatives, "citation": citation(config, year), "year": year,
     }

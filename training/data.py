@@ -11,6 +11,7 @@ import logging
 import random
 import re
 from dataclasses import dataclass, field
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -110,8 +111,14 @@ def data_file_hint(source: DatasetSource, config: str, split: str) -> str:
 
 def load_split(source: DatasetSource, config: str, split: str) -> Dataset:
     """``load_dataset(source.path, config, split=split)`` with a DatasetError naming what is missing."""
+    # datasets caches a local folder under its folder name and layout, not its content: two published folders
+    # named "dataset" (or one republished) share a stale cache and fail to cast. Local folders are read into
+    # memory through a throw-away cache.
+    local = Path(source.path).is_dir()
     try:
-        return load_dataset(source.path, config, split=split, revision=source.revision)
+        with tempfile.TemporaryDirectory(prefix="datasets-") as tmp:
+            return load_dataset(source.path, config, split=split, revision=source.revision,
+                                cache_dir=tmp if local else None, keep_in_memory=local or None)
     except Exception as exc:
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DatasetError(

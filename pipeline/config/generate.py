@@ -71,6 +71,9 @@ class FilterConfig(StrictModel):
         0.3, ge=0, le=1, description="min P(target language) for queries of at least language_min_words words")
     language_min_words: int = Field(5, ge=1, description="shorter queries (keywords, names) are too short to judge")
     foreign_threshold: float = Field(0.6, gt=0, le=1, description="drop any query another language claims this surely")
+    language_lenient_styles: list[str] = Field(
+        default_factory=lambda: ["keywords"],
+        description="styles judged only by foreign_threshold: keyword lists of names fool fastText at any length")
     min_words: int = 2
     max_words: int = 40
     min_chars: int = 6

@@ -102,7 +102,8 @@ class FilterStage(Stage):
             return "contaminated_query", ""
         if f.language_check:
             scorer = self._language_scorer()
-            if scorer.is_foreign(query, f.language_threshold, f.foreign_threshold, f.language_min_words):
+            min_words = 10**6 if q["style"] in f.language_lenient_styles else f.language_min_words
+            if scorer.is_foreign(query, f.language_threshold, f.foreign_threshold, min_words):
                 target, top, top_p = scorer.predict(query)
                 return "language", f"p({self.language.iso_639_1})={target:.2f}, top {top} {top_p:.2f}"
         n_words = len(words(query))

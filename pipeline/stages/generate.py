@@ -31,14 +31,14 @@ from datatrove.pipeline.writers import JsonlWriter
 from pipeline.errors import EndpointError, StageError
 from pipeline.executors import make_executor
 from pipeline.generation.endpoint import QueryInferenceRunner, api_key_from_env, preflight, query_rollout
-from pipeline.generation.llamacpp import llamacpp_server
+from pipeline.generation.llamacpp import llamacpp_server, resolve_gguf
 from pipeline.generation.prompts import build_messages, parse_reply, prompt_hash, reply_schema, styles_for
 from pipeline.stages.base import Stage, format_drops
 from pipeline.stages.passages import read_passages
 
 _OPERATIONAL = {"max_passages": True, "concurrency": True, "request_timeout": True, "max_retries": True,
                 "endpoint_url": True, "api_key_env": True,
-                "llamacpp": {"n_threads", "host", "port", "startup_timeout"}}
+                "llamacpp": {"n_threads", "host", "port", "startup_timeout", "model_path"}}
 
 
 class MessageBuilder:
@@ -130,6 +130,7 @@ class GenerateStage(Stage):
         print(f"[generate] {estimate['passages']} passages x {len(self.styles)} queries; about "
               f"{estimate['prompt_tokens_estimate']:,} prompt tokens (chars/4 estimate); {done} already done")
         start = time.time()
+        self._llm_file = Path(resolve_gguf(gen.llamacpp)).name if gen.backend == "llamacpp" else None
         with ExitStack() as stack:
             url = gen.endpoint_url
             if gen.backend == "llamacpp":
@@ -242,6 +243,7 @@ class GenerateStage(Stage):
             "requests_this_run": sent_now,
             "requests_per_s": round(sent_now / elapsed, 4) if elapsed > 0 else None,
             "model": gen.model, "backend": gen.backend, "prompt_hash": phash,
+            "llm_file": self._llm_file,
         }
 
     def summary(self, stats: dict[str, Any]) -> str:
