@@ -10,8 +10,8 @@ from __future__ import annotations
 import logging
 import random
 import re
-from dataclasses import dataclass, field
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
