@@ -113,6 +113,7 @@ class Stage(ABC):
             stats = read_marker(self.dir)["stats"]
             print(f"[{self.name}] already done in {self.dir} (use --force to redo): {self.summary(stats)}")
             return stats
+        self.preflight()
         self.dir.mkdir(parents=True, exist_ok=True)
         (self.dir / STARTED).write_text(json.dumps({"config_hash": self.config_hash(),
                                                     "upstream": self.upstream_fingerprint()}))
@@ -126,6 +127,10 @@ class Stage(ABC):
                                 "stats": stats})
         print(f"[{self.name}] done in {stats['seconds']}s: {self.summary(stats)}")
         return stats
+
+    def preflight(self) -> None:
+        """Checks that need no output (models load, inputs exist): a failure here leaves no partial stage behind,
+        so fixing the config and rerunning is not refused as 'made with a different config'."""
 
     @abstractmethod
     def process(self) -> dict[str, Any]:

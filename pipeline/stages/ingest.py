@@ -119,6 +119,10 @@ class IngestStage(Stage):
         return steps
 
     # ------------------------------------------------------------------- run
+    def preflight(self) -> None:
+        if self.config.ingest.source.type == "jsonl":
+            self._resolve_local_source()
+
     def process(self) -> dict[str, Any]:
         ing, ex = self.config.ingest, self.config.executor
         work, logs = self.dir / "work", self.dir / "logs"

@@ -32,6 +32,9 @@ class PassagesStage(Stage):
     upstream = "ingest"
     config_sections = ("passages",)
 
+    def preflight(self) -> None:
+        load_tokenizer(self.config.passages.tokenizer)  # fail here, with a clear message, not inside a worker
+
     def process(self) -> dict[str, Any]:
         cfg, ex = self.config.passages, self.config.executor
         source = self.upstream_dir / "output"
@@ -39,7 +42,6 @@ class PassagesStage(Stage):
         if not files:
             raise StageError(f"ingest kept no documents ({source} is empty): nothing to cut into passages. "
                              "Check ingest/stats.json for what was dropped and why.")
-        load_tokenizer(cfg.tokenizer)  # fail here, with a clear message, rather than inside a worker
         pipeline = [
             JsonlReader(str(source), glob_pattern="*.jsonl.gz"),
             PassageSplitter(cfg.tokenizer, self.language.spacy, cfg.max_tokens, cfg.min_tokens),

@@ -120,3 +120,14 @@ def test_another_language_needs_only_its_language_file(tmp_path):
     stats = IngestStage(cfg).run()
     assert stats["kept"] == 6 and stats["dropped"] == {"language": 1}
     assert removed_ids(cfg.run_dir, "language") == {"it-intruder"}
+
+
+def test_a_tokenizer_that_does_not_load_leaves_nothing_to_refuse(tmp_path, tiny_corpus, tiny_model_dir):
+    """Fixing passages.tokenizer after a failed load must just work (no 'different config' refusal)."""
+    from pipeline.errors import ConfigError
+    from pipeline.stages.passages import PassagesStage
+
+    IngestStage(make_config(tmp_path, tiny_corpus["folder"])).run()
+    with pytest.raises(ConfigError, match="cannot load tokenizer"):
+        PassagesStage(make_config(tmp_path, tiny_corpus["folder"], tmp_path / "no-such-model")).run()
+    assert PassagesStage(make_config(tmp_path, tiny_corpus["folder"], tiny_model_dir)).run()["rows"] > 0
