@@ -128,7 +128,7 @@ class Stage(ABC):
         print(f"[{self.name}] done in {stats['seconds']}s: {self.summary(stats)}")
         return stats
 
-    def preflight(self) -> None:
+    def preflight(self) -> None:  # noqa: B027 - an optional hook, empty by default
         """Checks that need no output (models load, inputs exist): a failure here leaves no partial stage behind,
         so fixing the config and rerunning is not refused as 'made with a different config'."""
 

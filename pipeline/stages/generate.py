@@ -29,7 +29,7 @@ from datatrove.pipeline.readers import JsonlReader
 from datatrove.pipeline.writers import JsonlWriter
 
 from pipeline.errors import EndpointError, StageError
-from pipeline.executors import make_executor
+from pipeline.executors import make_executor, read_step_stats
 from pipeline.generation.endpoint import QueryInferenceRunner, api_key_from_env, preflight, query_rollout
 from pipeline.generation.llamacpp import llamacpp_server, resolve_gguf
 from pipeline.generation.prompts import build_messages, parse_reply, prompt_hash, reply_schema, styles_for
@@ -137,12 +137,12 @@ class GenerateStage(Stage):
                 url = stack.enter_context(llamacpp_server(gen.llamacpp, gen.model, self.dir / "llamacpp.log"))
             if gen.backend in ("endpoint", "llamacpp"):
                 preflight(url, api_key_from_env(gen.api_key_env), gen.model, gen.api_key_env)
-            for batch in batches:
-                self._run_inference(batch, url)
+            sent = sum(self._run_inference(batch, url) for batch in batches)
         elapsed = time.time() - start
-        return self._collect(estimate, elapsed, done)
+        return self._collect(estimate, elapsed, sent)
 
-    def _run_inference(self, batch: Path, url: str | None) -> None:
+    def _run_inference(self, batch: Path, url: str | None) -> int:
+        """Run one batch through InferenceRunner; return the requests really sent (cache replays excluded)."""
         gen = self.config.generate
         name = batch.name.split(".")[0]
         request_params = {"max_tokens": gen.max_tokens, "temperature": gen.temperature}
@@ -176,6 +176,8 @@ class GenerateStage(Stage):
         reader = JsonlReader(str(batch.parent), glob_pattern=batch.name)
         executor = make_executor(self.config.executor, [reader, runner], self.dir / "logs" / name, 1,
                                  f"generate_{name}", workers=1)
+        if not executor.get_incomplete_ranks():
+            return 0  # finished in an earlier run
         try:
             executor.run()
         except Exception as e:  # noqa: BLE001 - surface the endpoint's own message, keep what was written
@@ -187,6 +189,9 @@ class GenerateStage(Stage):
                 f"query generation stopped: {message[:800]}\nEverything finished so far is saved in {self.dir}; "
                 "fix the cause and rerun the same command to continue."
             ) from None
+        counters = read_step_stats(self.dir / "logs" / name)
+        return int(sum(c.get("successful_requests", 0) + c.get("failed_requests", 0)
+                       for step, c in counters.items() if "Inference" in step))
 
     def _count_done(self) -> int:
         return sum(1 for _ in self._raw_records())
@@ -199,7 +204,7 @@ class GenerateStage(Stage):
                         yield json.loads(line)
 
     # ---------------------------------------------------------------- results
-    def _collect(self, estimate: dict, elapsed: float, done_before: int) -> dict[str, Any]:
+    def _collect(self, estimate: dict, elapsed: float, sent: int) -> dict[str, Any]:
         gen = self.config.generate
         styles, refusals = self.styles, self.language.prompts.refusals
         phash = prompt_hash(self.language.prompts, styles)
@@ -235,13 +240,13 @@ class GenerateStage(Stage):
         _write_parquet(self.dir / "queries.parquet", rows, ["query_id", "passage_id", "doc_id", "style", "query",
                                                              "model", "prompt_hash"])
         _write_parquet(self.dir / "dropped.parquet", dropped, ["passage_id", "reason", "raw"])
-        sent_now = max(len(seen) - done_before, 0)
+
         return {
             "passages_in": estimate["passages"], "replies": len(seen), "rows": len(rows),
             "replies_dropped": drops, "queries_dropped": query_drops,
             "prompt_tokens_estimate": estimate["prompt_tokens_estimate"], **usage,
-            "requests_this_run": sent_now,
-            "requests_per_s": round(sent_now / elapsed, 4) if elapsed > 0 else None,
+            "requests_this_run": sent,
+            "requests_per_s": round(sent / elapsed, 4) if elapsed > 0 else None,  # server start-up included
             "model": gen.model, "backend": gen.backend, "prompt_hash": phash,
             "llm_file": self._llm_file,
         }
