@@ -4,20 +4,11 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-for _p in (str(ROOT), str(ROOT / "tests")):
-    if _p not in sys.path:
-        sys.path.insert(0, _p)
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
-from conftest_tiny import build_tiny_model  # noqa: E402
-
+ROOT = Path(__file__).resolve().parents[2]  # import paths and offline Hub: tests/conftest.py
 SAMPLE_DIR = ROOT / "pipeline" / "data" / "sample"
 
 
@@ -38,9 +29,9 @@ def write_jsonl_gz(path: Path, records: list[dict]) -> Path:
 
 
 @pytest.fixture(scope="session")
-def tiny_model_dir(tmp_path_factory) -> Path:
-    """A tiny SentenceTransformer folder (its tokenizer loads with AutoTokenizer too)."""
-    return build_tiny_model(tmp_path_factory.mktemp("tiny") / "model")
+def tiny_model_dir(tiny_model) -> Path:
+    """The shared tiny SentenceTransformer folder (its tokenizer loads with AutoTokenizer too)."""
+    return tiny_model
 
 
 @pytest.fixture(scope="session")
