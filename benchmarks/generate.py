@@ -32,7 +32,8 @@ if str(ROOT) not in sys.path:
 
 from pipeline.config import config_from_dict  # noqa: E402
 from pipeline.stages.generate import GenerateStage  # noqa: E402
-from tests.pipeline.fake_openai_server import FakeOpenAIServer, synthetic_passages, write_passages  # noqa: E402
+from tests.pipeline.fake_openai_server import FakeOpenAIServer  # noqa: E402
+from tests.pipeline.run_folders import synthetic_passages, write_passages  # noqa: E402
 
 KEY_ENV = "GENERATE_BENCH_KEY"
 MODEL = "fake-model"

@@ -22,12 +22,8 @@ from pipeline.stages.base import SUCCESS, read_marker
 from pipeline.stages.filter import FilterStage
 from pipeline.stages.generate import GenerateStage
 from tests.conftest_tiny import write_beir_folder
-from tests.pipeline.fake_openai_server import (
-    ITALIAN_PASSAGES,
-    FakeOpenAIServer,
-    write_generated_queries,
-    write_passages,
-)
+from tests.pipeline.fake_openai_server import FakeOpenAIServer
+from tests.pipeline.run_folders import ITALIAN_PASSAGES, write_generated_queries, write_passages
 
 ADIGE, PALERMO, GENOVA = ITALIAN_PASSAGES[0], ITALIAN_PASSAGES[1], ITALIAN_PASSAGES[2]
 STADIO = ("Secondo le cronache lo stadio olimpico di Roma ha ospitato la finale dei campionati europei di atletica, "

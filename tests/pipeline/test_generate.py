@@ -19,14 +19,8 @@ from pipeline.config import config_from_dict
 from pipeline.errors import EndpointError
 from pipeline.stages.base import SUCCESS, read_marker
 from pipeline.stages.generate import GenerateStage
-from tests.pipeline.fake_openai_server import (
-    ITALIAN_PASSAGES,
-    QUERY_COLUMNS,
-    FakeOpenAIServer,
-    closed_port_url,
-    grep_run_folder,
-    write_passages,
-)
+from tests.pipeline.fake_openai_server import FakeOpenAIServer, closed_port_url
+from tests.pipeline.run_folders import ITALIAN_PASSAGES, QUERY_COLUMNS, grep_run_folder, write_passages
 
 KEY_ENV = "RDT_TEST_LLM_KEY"
 SECRET = f"sk-test-{uuid.uuid4().hex}"
