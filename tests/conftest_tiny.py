@@ -201,3 +201,19 @@ def write_fixture_dataset(root: Path, seed: int = 0, num_negatives: int = 3) -> 
             lines.append(f"    path: {path}")
     (root / "README.md").write_text(_README.format(configs="\n".join(lines)), encoding="utf-8")
     return root
+
+
+def run_module(module: str, *args: str, timeout: float = 120):
+    """Run ``python -m module args`` from the repo root, offline and single-threaded, as a user would."""
+    import os
+    import subprocess
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=Path(__file__).resolve().parents[1],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"},
+    )

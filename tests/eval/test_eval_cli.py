@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
+from conftest_tiny import run_module
 
 from eval import run
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_cli_end_to_end(
@@ -68,13 +64,6 @@ def test_gpu_requested_exits_2(
 
 
 def test_subprocess_bad_set_no_traceback(tmp_path: Path) -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "eval.run", "--sets", str(tmp_path / "nope"), "--output-dir", str(tmp_path / "r")],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"},
-    )
+    proc = run_module("eval.run", "--sets", str(tmp_path / "nope"), "--output-dir", str(tmp_path / "r"))
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert "error: evaluation set" in proc.stderr and "Traceback" not in proc.stderr

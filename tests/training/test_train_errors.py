@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
+from conftest_tiny import run_module
 
 from training import train
 from training.device import resolve_device, resolve_precision
 from training.errors import ConfigError, DeviceError, ModelError
 from training.modeling import load_model
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_cuda_requested_without_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -68,14 +64,7 @@ def test_cli_bad_model_exits_2(capsys: pytest.CaptureFixture, fixture_dataset: P
 
 def test_cli_subprocess_bad_dataset_no_traceback(tmp_path: Path) -> None:
     (tmp_path / "README.md").write_text("# empty\n", encoding="utf-8")
-    proc = subprocess.run(
-        [sys.executable, "-m", "training.train", "--dataset", str(tmp_path), "--device", "cpu"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"},
-    )
+    proc = run_module("training.train", "--dataset", str(tmp_path), "--device", "cpu")
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert "error: cannot load config 'triplets'" in proc.stderr and "Traceback" not in proc.stderr
 
