@@ -1,4 +1,4 @@
-"""A real OpenAI-compatible HTTP server for tests and benchmarks, plus builders of hand-made run folders.
+"""A real OpenAI-compatible HTTP server for tests and benchmarks (run-folder builders live in run_folders.py).
 
 The server (stdlib ``ThreadingHTTPServer``, one thread per connection, bound to 127.0.0.1 on an ephemeral port)
 answers ``GET /v1/models`` and ``POST /v1/chat/completions``. Replies are deterministic and chosen by markers in
@@ -310,6 +310,9 @@ class _HTTPServer(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as real servers do
     timeout = 10  # an idle keep-alive connection's thread ends by itself
+    # TCP_NODELAY, as uvicorn, llama.cpp and vLLM set it: with Nagle on, the reply's body (a second write after
+    # the headers) waits for the client's delayed ACK, adding ~40-60 ms to every request on keep-alive connections
+    disable_nagle_algorithm = True
     server: _HTTPServer
 
     def log_message(self, format: str, *args) -> None:  # noqa: A002 - quiet
