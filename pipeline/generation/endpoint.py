@@ -45,8 +45,6 @@ class OpenAICompatibleServer(EndpointServer):
         """
         import openai
 
-        from datatrove.pipeline.inference.run_inference import InferenceError
-
         path = "/chat/completions" if self.config.use_chat else "/completions"
         try:
             reply = await self.client.post(path, body=dict(payload), cast_to=dict)
