@@ -63,6 +63,10 @@ class DecontaminationConfig(StrictModel):
     eval_sets: list[str] = Field(default_factory=list, description="BEIR-style folders (corpus/queries jsonl)")
     ngram: int = Field(8, ge=3, description="word n-gram length that counts as overlap with a passage")
     query_ngram: int = Field(5, ge=2, description="word n-gram length that counts as overlap with a query")
+    query_min_content_words: int = Field(
+        2, ge=0, description="a query n-gram counts only with this many non-stop words (0: every n-gram counts)")
+    query_template_count: int | None = Field(
+        3, ge=2, description="a query n-gram shared by this many eval queries is a template, not evidence (null: off)")
 
 
 class FilterConfig(StrictModel):

@@ -90,7 +90,8 @@ class FilterStage(Stage):
         if not sets:
             return passages, set()
         d = self.config.filter.decontamination
-        self._eval_index = EvalOverlapIndex(sets, d.ngram, d.query_ngram)
+        self._eval_index = EvalOverlapIndex(sets, d.ngram, d.query_ngram, set(self.language.stop_words),
+                                            d.query_min_content_words, d.query_template_count)
         bad = {p["passage_id"] for p in passages if self._eval_index.passage_overlaps(p["text"])}
         return [p for p in passages if p["passage_id"] not in bad], bad
 

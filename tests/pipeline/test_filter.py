@@ -263,6 +263,27 @@ def test_eval_overlap_index(eval_set):
     assert titled.passage_overlaps("sport: atletica lo stadio")  # the title counts as corpus text
 
 
+
+def test_question_templates_and_stop_word_ngrams_are_not_contamination(tmp_path):
+    names = ["Edwina", "Carlo", "Lucia", "Marco"]
+    queries = [{"_id": f"q{i}", "text": f"qual è il nome del fratello di {n}?"} for i, n in enumerate(names)]
+    queries.append({"_id": "q9", "text": "che cosa ha fatto il sindaco dopo la nevicata?"})
+    folder = write_beir_folder(tmp_path / "eval", [{"_id": "e1", "text": "testo"}], queries, [])
+    stop = {"il", "del", "di", "che", "ha", "la", "dopo", "è", "cosa"}
+    index = EvalOverlapIndex([str(folder)], ngram=8, query_ngram=5, stop_words=stop, query_min_content_words=2,
+                             query_template_count=3)
+    # "qual è il nome del" opens four evaluation questions: a template, not one item's content
+    assert not index.query_overlaps("qual è il nome del veterinario?")
+    # "che cosa ha fatto il" has one word outside the stop words: no evidence either
+    assert not index.query_overlaps("che cosa ha fatto il giovane apprendista?")
+    # a real overlap (rare n-gram with content words) and an exact copy are still caught
+    assert index.query_overlaps("dimmi il nome del fratello di Edwina")
+    assert index.query_overlaps("cosa ha fatto il sindaco dopo la nevicata di ieri")
+    assert index.query_overlaps("Qual è il nome del fratello di Lucia")
+    # both rules off: the old behaviour, any shared 5-gram counts
+    strict = EvalOverlapIndex([str(folder)], ngram=8, query_ngram=5)
+    assert strict.query_overlaps("qual è il nome del veterinario?")
+
 def test_eval_set_errors_name_the_file(tmp_path):
     with pytest.raises(InputDataError, match="eval_sets"):
         EvalOverlapIndex([str(tmp_path / "missing")])
