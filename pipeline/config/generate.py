@@ -82,6 +82,8 @@ class FilterConfig(StrictModel):
     max_words: int = 40
     min_chars: int = 6
     max_chars: int = 300
+    max_questions: int | None = Field(
+        1, ge=1, description="drop queries that ask more than this many questions (a person types one); null: off")
     near_duplicate_threshold: float = Field(0.8, gt=0, le=1, description="Jaccard of word 3-gram shingles")
     copy_max_ratio: float = Field(
         0.9, gt=0, le=1, description="drop a query whose longest verbatim passage span covers this share of it"

@@ -12,11 +12,17 @@ import unicodedata
 from difflib import SequenceMatcher
 
 _WORD = re.compile(r"\w+", re.UNICODE)
+_QUESTION = re.compile(r"[^?]*\w[^?]*\?+")  # a run of text with a word in it, ended by one or more "?"
 
 
 def words(text: str) -> list[str]:
     """Lower-cased word tokens (letters and digits; punctuation and apostrophes split words)."""
     return _WORD.findall(unicodedata.normalize("NFKC", text).lower())
+
+
+def question_count(text: str) -> int:
+    """Questions in ``text``: "Chi sono i ladri? Cosa hanno rubato?" is 2, "chi ha dipinto il murale??" is 1."""
+    return len(_QUESTION.findall(text))
 
 
 def normalized(text: str) -> str:

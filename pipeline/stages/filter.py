@@ -21,7 +21,15 @@ import pyarrow.parquet as pq
 from pipeline.errors import StageError
 from pipeline.filtering.decontamination import EvalOverlapIndex
 from pipeline.filtering.round_trip import cached_embeddings, load_embedder, positive_ranks
-from pipeline.filtering.rules import LanguageScorer, content_words, copied_fraction, jaccard, normalized, words
+from pipeline.filtering.rules import (
+    LanguageScorer,
+    content_words,
+    copied_fraction,
+    jaccard,
+    normalized,
+    question_count,
+    words,
+)
 from pipeline.stages.base import Stage, format_drops
 from pipeline.stages.passages import read_passages
 
@@ -110,6 +118,8 @@ class FilterStage(Stage):
         n_words = len(words(query))
         if not (f.min_words <= n_words <= f.max_words) or not (f.min_chars <= len(query) <= f.max_chars):
             return "length", f"{n_words} words, {len(query)} chars"
+        if f.max_questions is not None and (n_questions := question_count(query)) > f.max_questions:
+            return "multi_question", f"{n_questions} questions in one query"
         if n_words >= f.copy_min_words:
             share = copied_fraction(query, text_of.get(q["passage_id"], ""))
             if share >= f.copy_max_ratio:

@@ -17,7 +17,15 @@ from pipeline.config import config_from_dict
 from pipeline.errors import InputDataError, StageError
 from pipeline.filtering.decontamination import EvalOverlapIndex, ngrams
 from pipeline.filtering.round_trip import positive_ranks
-from pipeline.filtering.rules import LanguageScorer, content_words, copied_fraction, jaccard, normalized, words
+from pipeline.filtering.rules import (
+    LanguageScorer,
+    content_words,
+    copied_fraction,
+    jaccard,
+    normalized,
+    question_count,
+    words,
+)
 from pipeline.stages.base import SUCCESS, read_marker
 from pipeline.stages.filter import FilterStage
 from pipeline.stages.generate import GenerateStage
@@ -49,6 +57,7 @@ PLANTED = [
     ("exact-dup", "p1", "dove nasce il fiume Adige, e quanto è lungo", "duplicate"),
     ("near-dup", "p0", "Il fiume Adige: dove nasce e quanto lungo", "near_duplicate"),
     ("copied", "p2", "arrivano ogni anno milioni di container", "copied_from_passage"),
+    ("multi-q", "p2", "Da dove partono i container per Genova? Quanto costa il porto?", "multi_question"),
     ("on-contaminated", "p3", "Quale finale si è giocata nello stadio olimpico?", "contaminated_passage"),
     ("eval-ngram", "p2", "chi ha vinto la medaglia d'oro nel porto di Genova", "contaminated_query"),
     ("eval-exact", "p1", "quando fu fondata la cattedrale di Palermo", "contaminated_query"),
@@ -112,6 +121,7 @@ def test_dropped_rows_explain_the_reason(planted_run):
     assert dropped["too-short"]["detail"] == "1 words, 10 chars"
     assert "verbatim" in dropped["copied"]["detail"]
     assert dropped["near-dup"]["detail"].startswith("jaccard ")
+    assert dropped["multi-q"]["detail"] == "2 questions in one query"
     assert dropped["exact-dup"]["query"] == "dove nasce il fiume Adige, e quanto è lungo"
 
 
@@ -359,6 +369,13 @@ def test_words_and_normalized():
     assert words("L'Adige, fiume d'Italia: 410 km!") == ["l", "adige", "fiume", "d", "italia", "410", "km"]
     assert normalized("  Dove NASCE il\tPo? ") == "dove nasce il po"
     assert normalized("ﬁume") == "fiume"  # NFKC folds the ligature
+
+
+def test_question_count():
+    assert question_count("Chi sono i ladri? Come si vede la loro azione?") == 2
+    assert question_count("chi ha dipinto il murale??") == 1  # a doubled mark is one question
+    assert question_count("furti Modena via Emilia") == 0
+    assert question_count("perché? e poi cosa? e dove?") == 3
 
 
 def test_copied_fraction():
