@@ -28,7 +28,9 @@ class _Section(BaseModel):
 class ModelSection(_Section):
     name_or_path: str = "intfloat/multilingual-e5-small"
     revision: str | None = Field(None, description="Hub revision of the base model")
-    max_seq_length: int | None = Field(256, ge=8, description="truncate inputs to this many tokens; null: model's")
+    max_seq_length: int | None = Field(
+        256, ge=8, description="truncate training inputs to this many tokens (the saved model keeps the base's limit)"
+    )
     query_prompt: str = "query: "
     passage_prompt: str = "passage: "
 

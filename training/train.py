@@ -182,6 +182,7 @@ def run(cfg: TrainConfig) -> Path:
         revision=cfg.model.revision,
         model_card_data=build_card_data(cfg, source),
     )
+    base_max_seq_length = model.max_seq_length
     if cfg.model.max_seq_length:
         model.max_seq_length = cfg.model.max_seq_length
     loss = build_loss(model, cfg)
@@ -193,6 +194,9 @@ def run(cfg: TrainConfig) -> Path:
     trainer.train()  # ends with the best checkpoint's weights loaded (load_best_model_at_end)
 
     model = trainer.model
+    # model.max_seq_length truncates training inputs (a speed budget); the saved model keeps the base model's limit,
+    # or it would silently cut every passage at inference and lose to the base on long texts for that reason alone
+    model.max_seq_length = base_max_seq_length
     final_dir = Path(cfg.training.output_dir) / "final"
     model.save(str(final_dir))
     info = {
