@@ -15,17 +15,8 @@ import pytest
 
 from pipeline.config import config_from_dict
 from pipeline.errors import InputDataError, StageError
-from pipeline.filtering.decontamination import EvalOverlapIndex, ngrams
+from pipeline.filtering.decontamination import EvalOverlapIndex
 from pipeline.filtering.round_trip import positive_ranks
-from pipeline.filtering.rules import (
-    LanguageScorer,
-    content_words,
-    copied_fraction,
-    jaccard,
-    normalized,
-    question_count,
-    words,
-)
 from pipeline.stages.base import SUCCESS, read_marker
 from pipeline.stages.filter import FilterStage
 from pipeline.stages.generate import GenerateStage
@@ -362,53 +353,6 @@ def test_generate_then_filter(tmp_path, monkeypatch):
     assert stats["queries_in"] == gen_stats["rows"] and stats["rows"] + len(dropped) == stats["queries_in"]
     generated = pq.read_table(cfg.run_dir / "generate" / "queries.parquet").to_pylist()
     assert set(kept[0]) >= set(generated[0])  # filter keeps generate's columns
-
-
-# -------------------------------------------------------------------------------------------- rule helpers
-def test_words_and_normalized():
-    assert words("L'Adige, fiume d'Italia: 410 km!") == ["l", "adige", "fiume", "d", "italia", "410", "km"]
-    assert normalized("  Dove NASCE il\tPo? ") == "dove nasce il po"
-    assert normalized("ﬁume") == "fiume"  # NFKC folds the ligature
-
-
-def test_question_count():
-    assert question_count("Chi sono i ladri? Come si vede la loro azione?") == 2
-    assert question_count("chi ha dipinto il murale??") == 1  # a doubled mark is one question
-    assert question_count("furti Modena via Emilia") == 0
-    assert question_count("perché? e poi cosa? e dove?") == 3
-
-
-def test_copied_fraction():
-    passage = "Il Po è il fiume più lungo d'Italia, nasce dal Monviso."
-    assert copied_fraction("il fiume più lungo d'Italia", passage) == 1.0
-    assert copied_fraction("", passage) == 0.0
-    assert copied_fraction("fiume lungo Monviso sorgente", passage) == 0.25
-    assert copied_fraction("Il Po nasce dal Monviso", passage) == pytest.approx(3 / 5)
-
-
-def test_jaccard_and_content_words():
-    stop = {"il", "di", "e"}
-    assert content_words("Il fiume di Verona e il mare", stop) == {"fiume", "verona", "mare"}
-    assert jaccard({"a", "b"}, {"b", "c"}) == pytest.approx(1 / 3)
-    assert jaccard(set(), {"a"}) == 0.0 and jaccard(set(), set()) == 0.0
-
-
-def test_language_scorer():
-    scorer = LanguageScorer("it")
-    assert scorer.score("Dove nasce il fiume Adige e quanto è lungo?") > 0.9
-    assert scorer.score("Where does the Adige river start?") < 0.1
-    assert scorer.score("Dove nasce\nil fiume Adige?") > 0.9  # newlines do not break fastText
-    assert LanguageScorer("xx").score("Dove nasce il fiume?") == 0.0
-    target, top, top_p = scorer.predict("Where does the Adige river start?")
-    assert top == "en" and top_p > 0.6 and target < 0.1
-    assert scorer.is_foreign("river mountain lake facts", min_target=0.3, foreign=0.6, min_words=5)
-    assert not scorer.is_foreign("Adige Verona Trento", min_target=0.3, foreign=0.6, min_words=5)
-    assert scorer.is_foreign("Adige Verona Trento", min_target=0.3, foreign=0.6, min_words=1)
-
-
-def test_ngrams():
-    assert ngrams(["a", "b", "c"], 2) == {("a", "b"), ("b", "c")}
-    assert ngrams(["a"], 2) == set()
 
 
 def test_corpus_cap_keeps_every_queried_passage_and_samples_the_rest(tmp_path):
