@@ -70,10 +70,10 @@ def model_label(model: str) -> str:
 
 
 def llm_label(config, served_name: str, llm_file: str | None = None) -> str:
-    """The query writer as users can find it: with the llamacpp backend the served name is only an alias, so the
+    """The query writer as users can find it: with a local llama.cpp backend the served name is only an alias, so the
     GGUF file is added (as recorded by the generate stage, else as configured: local name or Hub repo/file)."""
     gen = config.generate
-    if gen.backend != "llamacpp":
+    if gen.backend not in ("llamacpp", "llama-server"):
         return served_name
     gguf = llm_file or (Path(gen.llamacpp.model_path).name if gen.llamacpp.model_path else
                         f"{gen.llamacpp.hub_repo}/{gen.llamacpp.hub_file}")

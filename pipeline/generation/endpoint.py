@@ -10,6 +10,7 @@ cache and resume stay InferenceRunner's.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 
 from datatrove.pipeline.inference.run_inference import InferenceRunner
@@ -23,13 +24,22 @@ FATAL_ERRORS = ("AuthenticationError", "PermissionDeniedError", "NotFoundError",
 
 
 class OpenAICompatibleServer(EndpointServer):
-    """EndpointServer that always uses the openai client (retries 429/5xx with the client's back-off)."""
+    """EndpointServer that always uses the openai client, with one retry policy: ``generate.max_retries``.
+
+    The openai client retries connection errors, timeouts, 429 and 5xx ``max_retries`` times with its back-off; a
+    200 whose body is empty, not JSON or without ``choices`` (a proxy or server glitch) is retried here as many
+    times. When the retries are spent the request fails for this passage with its cause (``timeout``,
+    ``connection``, ``rate_limit``, ``server_error``, ``malformed_reply``) as an InferenceError, which the rollout
+    records; it never reaches InferenceRunner's own retry loop, whose 6 tries would multiply the client's (up to
+    ~6.5 minutes per failing passage, holding a request slot). A rerun sends the failed passages again.
+    """
 
     def __init__(self, config, rank: int, client_max_retries: int = 5, api_key_env: str | None = None):
         InferenceServer.__init__(self, config, rank)
         from openai import AsyncOpenAI
 
         self.endpoint_url = config.endpoint_url
+        self.max_retries = client_max_retries
         api_key = config.api_key or (api_key_from_env(api_key_env) if api_key_env else None)
         self.client = AsyncOpenAI(api_key=api_key or "no-key", base_url=config.endpoint_url,
                                   timeout=config.request_timeout, max_retries=client_max_retries)
@@ -41,26 +51,38 @@ class OpenAICompatibleServer(EndpointServer):
         client's type transform and builds pydantic models of the reply: about a quarter of the event loop's time
         per request, which at 64 requests in flight saturates the one core the loop runs on
         (``benchmarks/generate.py``). The client's low-level ``post`` keeps its retries, back-off, timeouts and
-        error classes. The payload is copied: InferenceRunner retries with the same dict.
+        error classes. The payload is copied: the same dict may be sent again.
         """
         import openai
 
         path = "/chat/completions" if self.config.use_chat else "/completions"
-        try:
-            reply = await self.client.post(path, body=dict(payload), cast_to=dict)
-        except (openai.AuthenticationError, openai.BadRequestError, openai.NotFoundError,
-                openai.PermissionDeniedError) as e:  # no retry can fix these
-            raise InferenceError(None, str(e), payload=payload) from e
-        except (openai.APITimeoutError, asyncio.TimeoutError) as e:  # InferenceRunner retries these
-            raise TimeoutError(str(e)) from e
-        except (openai.APIConnectionError, openai.RateLimitError, openai.InternalServerError) as e:
-            raise ConnectionError(str(e)) from e
-        except Exception as e:  # noqa: BLE001 - anything else: a per-passage error with the message
-            raise InferenceError(None, str(e), payload=payload) from e
-        if not isinstance(reply, dict) or not reply.get("choices"):
-            raise InferenceError(None, f"the endpoint's reply has no choices: {str(reply)[:300]}", payload=payload)
-        reply["usage"] = reply.get("usage") or {}  # some servers send null; InferenceRunner reads it as a dict
-        return reply
+        for attempt in range(self.max_retries + 1):
+            try:
+                reply = await self.client.post(path, body=dict(payload), cast_to=dict)
+            except (openai.AuthenticationError, openai.BadRequestError, openai.NotFoundError,
+                    openai.PermissionDeniedError) as e:  # no retry can fix these
+                raise InferenceError(None, str(e), payload=payload) from e
+            except (openai.APITimeoutError, asyncio.TimeoutError) as e:  # the client's retries are spent
+                raise InferenceError(None, f"timeout: {e}", payload=payload) from e
+            except openai.RateLimitError as e:
+                raise InferenceError(None, f"rate_limit: {e}", payload=payload) from e
+            except openai.InternalServerError as e:
+                raise InferenceError(None, f"server_error: {e}", payload=payload) from e
+            except openai.APIConnectionError as e:
+                raise InferenceError(None, f"connection: {e.__cause__ or e}", payload=payload) from e
+            except (json.JSONDecodeError, openai.APIResponseValidationError) as e:  # a 200 with a garbled body
+                reply, problem = None, f"malformed_reply: {e}"
+            except Exception as e:  # noqa: BLE001 - anything else: a per-passage error with the message
+                raise InferenceError(None, str(e), payload=payload) from e
+            else:
+                problem = None if isinstance(reply, dict) and reply.get("choices") else \
+                    f"malformed_reply: no choices in {str(reply)[:200]}"
+            if problem is None:
+                reply["usage"] = reply.get("usage") or {}  # some servers send null; InferenceRunner reads a dict
+                return reply
+            if attempt < self.max_retries:
+                await asyncio.sleep(min(0.5 * 2**attempt, 8.0))
+        raise InferenceError(None, f"{problem} (after {self.max_retries + 1} attempts)", payload=payload)
 
     async def is_ready(self) -> bool:
         from openai import APIConnectionError, APITimeoutError

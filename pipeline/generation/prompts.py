@@ -4,9 +4,9 @@ Example:
     >>> from pipeline.languages import load_language
     >>> lang = load_language("ita_Latn")
     >>> msgs = build_messages("Il Po è il fiume più lungo d'Italia.", lang.prompts, ["keywords", "question"])
-    >>> parse_reply('{"queries": [{"style": "question", "query": "Qual è il fiume più lungo?"}]}',
+    >>> parse_reply('{"queries": [{"style": "question", "query": "Qual è il fiume più lungo?", "answer": "il Po"}]}',
     ...             "stop", ["question"], lang.prompts.refusals).queries
-    [('question', 'Qual è il fiume più lungo?')]
+    [('question', 'Qual è il fiume più lungo?', 'il Po')]
 """
 
 from __future__ import annotations
@@ -31,15 +31,53 @@ def build_messages(passage: str, prompts: PromptSpec, styles: list[str]) -> list
     if unknown:
         raise ValueError(f"style(s) {unknown} not described in the language file's prompts.styles")
     style_lines = "\n".join(f"- {prompts.styles[s]}" for s in styles)
-    user = prompts.user.format(passage=passage, n=len(styles), styles=style_lines, example=prompts.example)
-    return [{"role": "system", "content": prompts.system}, {"role": "user", "content": user}]
+    example = reply_example(prompts, styles)
+
+    def user(text: str) -> dict:
+        return {"role": "user", "content": prompts.user.format(passage=text, n=len(styles), styles=style_lines,
+                                                                example=example)}
+
+    messages = [{"role": "system", "content": prompts.system}]
+    if prompts.demo is not None:  # one worked example as a previous turn: the same prefix for every passage
+        messages += [user(prompts.demo.passage), {"role": "assistant", "content": demo_reply(prompts, styles)}]
+    return messages + [user(passage)]
+
+
+def demo_reply(prompts: PromptSpec, styles: list[str]) -> str:
+    """The demonstration's answer for the requested styles: the i-th request of a style takes its i-th example."""
+    seen: dict[str, int] = {}
+    items = []
+    for style in styles:
+        examples = prompts.demo.queries.get(style) or []
+        if not examples:
+            raise ValueError(f"prompts.demo has no example query for style '{style}': add one to the language file")
+        example = examples[seen.get(style, 0) % len(examples)]
+        seen[style] = seen.get(style, 0) + 1
+        items.append({"style": style, "query": example.query, "answer": example.answer})
+    return json.dumps({"queries": items}, ensure_ascii=False)
+
+
+def reply_example(prompts: PromptSpec, styles: list[str]) -> str:
+    """The reply shape shown in the prompt: the language file's ``example``, else one item per requested style
+    (so a run with two styles never shows the model a third)."""
+    if prompts.example:
+        return prompts.example
+    items = [{"style": s, "query": "...?" if s == "question" else "...", "answer": "..."} for s in styles]
+    return json.dumps({"queries": items}, ensure_ascii=False)
 
 
 def reply_schema(styles: list[str]) -> dict:
-    item = {"type": "object", "properties": {"style": {"type": "string", "enum": sorted(set(styles))},
-                                             "query": {"type": "string"}}, "required": ["style", "query"]}
-    return {"type": "object", "properties": {"queries": {"type": "array", "items": item, "minItems": len(styles),
-                                                         "maxItems": len(styles)}}, "required": ["queries"]}
+    """JSON schema of a reply: the requested styles in order (``prefixItems``: a constrained decoder cannot write
+    two keyword queries where a question was asked), each item with the query and its evidence (``answer``)."""
+
+    def item(style: str) -> dict:
+        return {"type": "object", "properties": {"style": {"type": "string", "enum": [style]},
+                                                 "query": {"type": "string"}, "answer": {"type": "string"}},
+                "required": ["style", "query", "answer"]}
+
+    queries = {"type": "array", "prefixItems": [item(s) for s in styles],
+               "minItems": len(styles), "maxItems": len(styles)}
+    return {"type": "object", "properties": {"queries": queries}, "required": ["queries"]}
 
 
 def prompt_hash(prompts: PromptSpec, styles: list[str]) -> str:
@@ -54,7 +92,7 @@ def prompt_hash(prompts: PromptSpec, styles: list[str]) -> str:
 
 @dataclass
 class ParsedReply:
-    queries: list[tuple[str, str]] = field(default_factory=list)  # (style, query)
+    queries: list[tuple[str, str, str]] = field(default_factory=list)  # (style, query, evidence or "")
     drop_reason: str | None = None  # the whole reply was dropped
     query_drops: dict[str, int] = field(default_factory=dict)  # single queries dropped, by reason
 
@@ -79,6 +117,7 @@ def parse_reply(text: str, finish_reason: str | None, styles: list[str], refusal
     reply = ParsedReply()
     for item in items:
         style, query = (item.get("style"), item.get("query")) if isinstance(item, dict) else (None, item)
+        evidence = item.get("answer") if isinstance(item, dict) else None
         reason = None
         if not isinstance(query, str) or not query.strip():
             reason = "empty_query"
@@ -91,7 +130,8 @@ def parse_reply(text: str, finish_reason: str | None, styles: list[str], refusal
         if reason:
             reply.query_drops[reason] = reply.query_drops.get(reason, 0) + 1
         else:
-            reply.queries.append((style, " ".join(query.split())))
+            evidence = " ".join(evidence.split()) if isinstance(evidence, str) else ""
+            reply.queries.append((style, " ".join(query.split()), evidence))
     if not reply.queries:
         reply.drop_reason = "no_valid_query"
     return reply

@@ -48,12 +48,27 @@ class JudgePromptSpec(StrictModel):
     no: list[str] = Field(default_factory=lambda: ["no"])
 
 
+class DemoQuery(StrictModel):
+    query: str
+    answer: str
+
+
+class DemoSpec(StrictModel):
+    """A worked example shown to the model as an earlier turn: a passage and, per style, good queries with their
+    evidence. Small models follow a demonstration far better than a description; any fact they copy from it into
+    a real query is caught by the grounding filter (the demo's names are not in the real passage)."""
+
+    passage: str
+    queries: dict[str, list[DemoQuery]]
+
+
 class PromptSpec(StrictModel):
     system: str
     user: str
     styles: dict[str, str]
-    example: str
+    example: str | None = None  # the reply shape shown to the model; None: built from the requested styles
     refusals: list[str] = Field(default_factory=list)
+    demo: DemoSpec | None = None
     judge: JudgePromptSpec = Field(default_factory=JudgePromptSpec)
 
 

@@ -1,7 +1,7 @@
 """Optional LLM judge: ask the generate stage's endpoint whether a mined negative actually answers the query.
 
 The question is the language file's ``prompts.judge`` (yes/no, in the target language). Verdicts are cached in
-``mine/judge_cache.jsonl`` so a rerun never asks twice. With ``generate.backend: llamacpp`` the local server is
+``mine/judge_cache.jsonl`` so a rerun never asks twice. With a local ``generate.backend`` the server is
 started for the duration of the mining, as the generate stage does.
 
 Example:
@@ -86,7 +86,7 @@ def open_judge(config: PipelineConfig, language: LanguageSpec, stage_dir: Path):
     gen = config.generate
     if gen.backend == "vllm":
         raise ConfigError("mine.llm_judge needs an OpenAI-compatible endpoint: set generate.backend to 'endpoint' "
-                          "(with generate.endpoint_url) or 'llamacpp', or set mine.llm_judge: false")
+                          "(with generate.endpoint_url), 'llama-server' or 'llamacpp', or set mine.llm_judge: false")
     key = api_key_from_env(gen.api_key_env)
     with _endpoint_url(gen, stage_dir) as url:
         preflight(url, key, gen.model, gen.api_key_env)
@@ -98,10 +98,10 @@ def open_judge(config: PipelineConfig, language: LanguageSpec, stage_dir: Path):
 @contextmanager
 def _endpoint_url(gen, stage_dir: Path):
     """The configured endpoint URL, or a local llama.cpp server's for the duration of the block."""
-    if gen.backend == "llamacpp":
-        from pipeline.generation.llamacpp import llamacpp_server
+    from pipeline.generation.llamacpp import LOCAL_BACKENDS, local_server
 
-        with llamacpp_server(gen.llamacpp, gen.model, stage_dir / "llamacpp.log") as url:
+    if gen.backend in LOCAL_BACKENDS:
+        with local_server(gen.backend, gen.llamacpp, gen.model, stage_dir / f"{gen.backend}.log") as url:
             yield url
     else:
         yield gen.endpoint_url

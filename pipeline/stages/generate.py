@@ -18,6 +18,7 @@ import gzip
 import hashlib
 import json
 import time
+import zlib
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -31,14 +32,17 @@ from datatrove.pipeline.writers import JsonlWriter
 from pipeline.errors import EndpointError, StageError
 from pipeline.executors import make_executor, read_step_stats
 from pipeline.generation.endpoint import QueryInferenceRunner, api_key_from_env, preflight, query_rollout
-from pipeline.generation.llamacpp import llamacpp_server, resolve_gguf
+from pipeline.generation.llamacpp import LOCAL_BACKENDS, local_server, resolve_gguf
 from pipeline.generation.prompts import build_messages, parse_reply, prompt_hash, reply_schema, styles_for
+from pipeline.generation.reply_store import ReplyStore, text_sha1
 from pipeline.stages.base import Stage, format_drops
 from pipeline.stages.passages import read_passages
 
 _OPERATIONAL = {"max_passages": True, "concurrency": True, "request_timeout": True, "max_retries": True,
                 "endpoint_url": True, "api_key_env": True,
-                "llamacpp": {"n_threads", "host", "port", "startup_timeout", "model_path"}}
+                "batch_passages": True, "reply_store": True,
+                "llamacpp": {"n_threads", "host", "port", "startup_timeout", "model_path", "server_binary",
+                             "parallel", "extra_args"}}
 
 
 class MessageBuilder:
@@ -61,6 +65,7 @@ class GenerateStage(Stage):
         return styles_for(self.config.generate.styles, self.config.generate.queries_per_passage)
 
     expensive = True
+    _stored_records: dict[str, dict] = {}  # set by _prepare_batches
 
     def config_hash(self) -> str:
         # max_passages only sets how far into the seeded order to go (growing it extends a finished run), and
@@ -71,7 +76,10 @@ class GenerateStage(Stage):
                                          sort_keys=True).encode()).hexdigest()[:16]
 
     def extent_done(self, stats: dict) -> bool:
-        return stats.get("passages_in", 0) >= self._target()
+        # passages whose request failed for a passing cause (endpoint down, a glitch after every retry) are sent
+        # again on a rerun; a 400 (prompt too long) is final
+        failed = sum(n for cause, n in (stats.get("request_errors_by_cause") or {}).items() if cause in _TRANSIENT)
+        return stats.get("passages_in", 0) >= self._target() and not failed
 
     def _order(self):
         """All passages in a seeded random order; a run takes a prefix of it, so growing a run appends."""
@@ -90,25 +98,56 @@ class GenerateStage(Stage):
     def _batches(self) -> list[Path]:
         return sorted((self.dir / "input").glob("batch_*.jsonl.gz"))
 
+    @property
+    def store(self) -> ReplyStore | None:
+        return ReplyStore(self.config.generate.reply_store) if self.config.generate.reply_store else None
+
+    def _stored(self, order) -> dict[str, dict]:
+        """passage_id -> stored reply record (reply_store), checked against this run's passages and prompt."""
+        if self.store is None:
+            return {}
+        expect = {pid: text_sha1(text) for pid, text in zip(order.column("passage_id").to_pylist(),
+                                                             order.column("text").to_pylist())}
+        return self.store.load(expect, prompt_hash(self.language.prompts, self.styles), self.config.generate.model)
+
     def _prepare_batches(self) -> list[Path]:
-        """Input written in batches: the first run writes batch 0; a larger max_passages adds the next batch.
-        Each batch runs in its own InferenceRunner folder, so finished batches are never touched again."""
+        """Input written in batches of ``batch_passages``: the target prefix of the seeded order, minus passages
+        already in a batch or answered in the reply store. Each batch runs in its own InferenceRunner folder, so
+        finished batches are never touched again, and a larger max_passages only adds batches."""
         batches = self._batches()
-        covered = sum(_count_lines(p) for p in batches)
+        covered = set()
+        for path in batches:
+            with gzip.open(path, "rt", encoding="utf-8") as f:
+                covered.update(json.loads(line)["id"] for line in f if line.strip())
+        order = self._order()
+        self._stored_records = self._stored(order)
         target = self._target()
-        if target > covered:
-            rows = self._order().slice(covered, target - covered).to_pylist()
+        if len(covered) > target:
+            print(f"[generate] {len(covered)} passages already sent (more than max_passages={target}); keeping them")
+        usable, failed = set(), set()
+        for record in self._raw_records(tolerant=True):
+            error = _reply_of(record).get("error")
+            if error is None or _error_cause(error) not in _TRANSIENT:
+                usable.add(record["id"])  # answered, or failed for good (a 400): not sent again
+            else:
+                failed.add(record["id"])
+        failed -= usable | set(self._stored_records)
+        if failed:
+            print(f"[generate] {len(failed)} passages whose request failed earlier are sent again")
+        todo = [row for row in order.slice(0, target).to_pylist()
+                if row["passage_id"] not in usable and row["passage_id"] not in self._stored_records
+                and (row["passage_id"] not in covered or row["passage_id"] in failed)]
+        size = self.config.generate.batch_passages
+        for start in range(0, len(todo), size):
             path = self.dir / "input" / f"batch_{len(batches):03d}.jsonl.gz"
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(".tmp")
             with gzip.open(tmp, "wt", encoding="utf-8") as f:
-                for row in rows:
+                for row in todo[start : start + size]:
                     f.write(json.dumps({"id": row["passage_id"], "text": row["text"],
                                         "metadata": {"doc_id": row["doc_id"]}}, ensure_ascii=False) + "\n")
             tmp.replace(path)
             batches.append(path)
-        elif target < covered:
-            print(f"[generate] {covered} passages already sent (more than max_passages={target}); keeping them all")
         return batches
 
     def _estimate(self, batches: list[Path]) -> dict[str, int]:
@@ -119,25 +158,30 @@ class GenerateStage(Stage):
                 for line in f:
                     chars += sum(len(m["content"]) for m in builder(json.loads(line)["text"]))
                     n += 1
-        return {"passages": n, "prompt_tokens_estimate": chars // 4}
+        return {"passages": n + len(self._stored_records), "to_send": n, "prompt_tokens_estimate": chars // 4}
 
     # -------------------------------------------------------------------- run
     def process(self) -> dict[str, Any]:
         gen = self.config.generate
         batches = self._prepare_batches()
         estimate = self._estimate(batches)
-        done = self._count_done()
+        done = self._count_done() + len(self._stored_records)
         print(f"[generate] {estimate['passages']} passages x {len(self.styles)} queries; about "
-              f"{estimate['prompt_tokens_estimate']:,} prompt tokens (chars/4 estimate); {done} already done")
+              f"{estimate['prompt_tokens_estimate']:,} prompt tokens (chars/4 estimate); {done} already done"
+              + (f" ({len(self._stored_records)} from {self.store.folder})" if self._stored_records else ""))
         start = time.time()
-        self._llm_file = Path(resolve_gguf(gen.llamacpp)).name if gen.backend == "llamacpp" else None
+        self._llm_file = Path(resolve_gguf(gen.llamacpp)).name if gen.backend in LOCAL_BACKENDS else None
         with ExitStack() as stack:
             url = gen.endpoint_url
-            if gen.backend == "llamacpp":
-                url = stack.enter_context(llamacpp_server(gen.llamacpp, gen.model, self.dir / "llamacpp.log"))
-            if gen.backend in ("endpoint", "llamacpp"):
+            if gen.backend in LOCAL_BACKENDS:
+                url = stack.enter_context(local_server(gen.backend, gen.llamacpp, gen.model,
+                                                       self.dir / f"{gen.backend}.log"))
+            if gen.backend in ("endpoint", *LOCAL_BACKENDS):
                 preflight(url, api_key_from_env(gen.api_key_env), gen.model, gen.api_key_env)
-            sent = sum(self._run_inference(batch, url) for batch in batches)
+            sent = 0
+            for batch in batches:
+                sent += self._run_inference(batch, url)
+                self._export(batch)
         elapsed = time.time() - start
         return self._collect(estimate, elapsed, sent)
 
@@ -153,7 +197,7 @@ class GenerateStage(Stage):
         elif fmt == "json_object":  # llama-cpp-python's form: the schema becomes a grammar
             request_params["response_format"] = {"type": "json_object", "schema": reply_schema(self.styles)}
         config = InferenceConfig(
-            server_type="endpoint" if gen.backend in ("endpoint", "llamacpp") else "vllm",
+            server_type="endpoint" if gen.backend in ("endpoint", *LOCAL_BACKENDS) else "vllm",
             model_name_or_path=gen.model, endpoint_url=url,  # no api_key: datatrove writes the config to disk
             max_concurrent_generations=gen.concurrency, request_timeout=gen.request_timeout, metric_interval=30,
             # more documents than request slots: the next passages are read and waiting when a reply comes back,
@@ -194,14 +238,45 @@ class GenerateStage(Stage):
                        for step, c in counters.items() if "Inference" in step))
 
     def _count_done(self) -> int:
-        return sum(1 for _ in self._raw_records())
+        return sum(1 for _ in self._raw_records(tolerant=True))
 
-    def _raw_records(self):
-        for path in sorted((self.dir / "raw").glob("*/*.jsonl.gz")):
-            with gzip.open(path, "rt", encoding="utf-8") as f:
-                for line in f:
-                    if line.strip():
-                        yield json.loads(line)
+    def _raw_records(self, batch: str = "*", tolerant: bool = False):
+        """Raw replies written by InferenceRunner. ``tolerant``: a chunk cut short by a kill (InferenceRunner
+        rewrites it from its checkpoint on resume) yields what it holds instead of raising."""
+        for path in sorted((self.dir / "raw").glob(f"{batch}/*.jsonl.gz")):
+            try:
+                with gzip.open(path, "rt", encoding="utf-8") as f:
+                    for line in f:
+                        if line.strip():
+                            yield json.loads(line)
+            except (EOFError, OSError, zlib.error, json.JSONDecodeError):
+                if not tolerant:
+                    raise
+
+    def _export(self, batch: Path) -> None:
+        """Copy a finished batch's usable replies into the reply store (errors stay out: they are sent again)."""
+        if self.store is None:
+            return
+        phash, model = prompt_hash(self.language.prompts, self.styles), self.config.generate.model
+        records = []
+        for record in self._raw_records(batch.name.split(".")[0]):
+            reply = _reply_of(record)
+            if "error" not in reply:
+                records.append({"passage_id": record["id"], "text_sha1": text_sha1(record["text"]),
+                                "doc_id": record.get("metadata", {}).get("doc_id", ""), "prompt_hash": phash,
+                                "model": model, "reply": reply})
+        path = self.store.add(records)
+        if path:
+            print(f"[generate] {len(records)} replies of {batch.name} kept in {path} (commit it to keep them)")
+
+    def _all_records(self):
+        """Stored replies first, then this run's raw replies for passages the store does not answer."""
+        for record in self._stored_records.values():
+            yield {"id": record["passage_id"], "metadata": {"doc_id": record.get("doc_id", ""),
+                                                            "reply": [record["reply"]]}}
+        for record in self._raw_records():
+            if record["id"] not in self._stored_records:
+                yield record
 
     # ---------------------------------------------------------------- results
     def _collect(self, estimate: dict, elapsed: float, sent: int) -> dict[str, Any]:
@@ -209,17 +284,21 @@ class GenerateStage(Stage):
         styles, refusals = self.styles, self.language.prompts.refusals
         phash = prompt_hash(self.language.prompts, styles)
         rows, dropped, drops, query_drops = [], [], {}, {}
-        seen, usage = set(), {"prompt_tokens": 0, "completion_tokens": 0}
-        for record in self._raw_records():
-            if record["id"] in seen:  # defensive: a passage counted once even if a chunk was re-uploaded
-                continue
+        seen, usage, causes = set(), {"prompt_tokens": 0, "completion_tokens": 0}, {}
+        chosen: dict[str, dict] = {}  # one record per passage: a usable reply wins over a failed request
+        for record in self._all_records():
+            if record["id"] not in chosen or ("error" in _reply_of(chosen[record["id"]])
+                                              and "error" not in _reply_of(record)):
+                chosen[record["id"]] = record
+        for record in chosen.values():
             seen.add(record["id"])
-            replies = record.get("metadata", {}).get("reply") or [{"error": "no reply"}]
-            reply = replies[0]
+            reply = _reply_of(record)
             for key in usage:
                 usage[key] += (reply.get("usage") or {}).get(key, 0) or 0
             if "error" in reply:
                 parsed_reason, parsed = "request_error", None
+                cause = _error_cause(reply["error"])
+                causes[cause] = causes.get(cause, 0) + 1
             else:
                 parsed = parse_reply(reply.get("text", ""), reply.get("finish_reason"), styles, refusals)
                 parsed_reason = parsed.drop_reason
@@ -230,20 +309,25 @@ class GenerateStage(Stage):
                 drops[parsed_reason] = drops.get(parsed_reason, 0) + 1
                 dropped.append({"passage_id": record["id"], "reason": parsed_reason,
                                 "raw": (reply.get("text") or reply.get("error") or "")[:2000]})
-            for style, query in (parsed.queries if parsed and not parsed_reason else []):
+            in_reply = set()
+            for style, query, evidence in (parsed.queries if parsed and not parsed_reason else []):
                 qid = hashlib.sha1(f"{record['id']}|{style}|{query}".encode()).hexdigest()[:16]
+                if qid in in_reply:  # the same query twice in one reply (a style asked twice)
+                    query_drops["repeated_in_reply"] = query_drops.get("repeated_in_reply", 0) + 1
+                    continue
+                in_reply.add(qid)
                 rows.append({"query_id": qid, "passage_id": record["id"],
                              "doc_id": record.get("metadata", {}).get("doc_id", ""), "style": style,
-                             "query": query, "model": gen.model, "prompt_hash": phash})
+                             "query": query, "evidence": evidence, "model": gen.model, "prompt_hash": phash})
         if not seen:
             raise StageError(f"no replies were recorded in {self.dir / 'raw'}: the generation did not run")
         _write_parquet(self.dir / "queries.parquet", rows, ["query_id", "passage_id", "doc_id", "style", "query",
-                                                             "model", "prompt_hash"])
+                                                             "evidence", "model", "prompt_hash"])
         _write_parquet(self.dir / "dropped.parquet", dropped, ["passage_id", "reason", "raw"])
 
         return {
             "passages_in": estimate["passages"], "replies": len(seen), "rows": len(rows),
-            "replies_dropped": drops, "queries_dropped": query_drops,
+            "replies_dropped": drops, "queries_dropped": query_drops, "request_errors_by_cause": causes,
             "prompt_tokens_estimate": estimate["prompt_tokens_estimate"], **usage,
             "requests_this_run": sent,
             "requests_per_s": round(sent / elapsed, 4) if elapsed > 0 else None,  # server start-up included
@@ -255,6 +339,21 @@ class GenerateStage(Stage):
         return (f"{stats['replies']} replies -> {stats['rows']} queries; replies dropped: "
                 f"{format_drops(stats['replies_dropped'])}; queries dropped: {format_drops(stats['queries_dropped'])}"
                 f"; {stats['requests_per_s']} requests/s")
+
+
+_TRANSIENT = ("timeout", "rate_limit", "server_error", "connection", "malformed_reply")  # a rerun may succeed
+_CAUSES = _TRANSIENT
+
+
+def _error_cause(message: str) -> str:
+    """The cause tag the endpoint server puts first (pipeline/generation/endpoint.py), else 'other'."""
+    head = str(message).split(":", 1)[0].strip()
+    return head if head in _CAUSES else ("bad_request" if "Error code: 400" in str(message) else "other")
+
+
+def _reply_of(record: dict) -> dict:
+    """The reply InferenceRunner recorded for a passage (an ``error`` entry when the request failed)."""
+    return (record.get("metadata", {}).get("reply") or [{"error": "no reply"}])[0]
 
 
 def _write_parquet(path: Path, rows: list[dict], columns: list[str]) -> None:

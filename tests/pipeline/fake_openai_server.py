@@ -21,6 +21,8 @@ marker                reply
 ``[[429]]``           HTTP 429 with ``retry-after-ms: 10`` the first time, then a valid reply
 ``[[500]]``           HTTP 500 the first time, then a valid reply
 ``[[SLOW]]``          a valid reply after 0.3 s
+``[[GLITCH]]``        HTTP 200 with a body without ``choices`` the first time, then a valid reply
+``[[DOWN]]``          HTTP 503 while ``server.down`` is True (the default), then valid replies
 ====================  ==========================================================================
 
 Every reply carries ``usage``. The server counts requests and successes per passage (``requests``, ``successes``,
@@ -75,9 +77,16 @@ def italian_queries(passage: str, styles: list[str]) -> list[dict[str, str]]:
     forms = {
         "keywords": f"{a} {b} {c}",
         "question": f"Che cosa dice il testo su {a} e {b}?",
-        "descriptive": f"Vorrei informazioni dettagliate su {a}, {b} e {c} come sono descritte nel passaggio",
+        "descriptive": f"Vorrei informazioni su {a}, {b} e {c} nel testo",
     }
-    return [{"style": s, "query": forms.get(s, f"ricerca su {a} {b} {c} ({s})")} for s in styles]
+    again = {"question": f"Dove si parla di {c} insieme a {b}?", "keywords": f"{c} {b}"}  # a style asked twice
+    evidence = {"keywords": f"{a} {b} {c}", "question": c}  # copied from the passage, not in the question
+    out, seen = [], set()
+    for s in styles:
+        query = (again if s in seen else forms).get(s, f"ricerca su {a} {b} {c} ({s})")
+        seen.add(s)
+        out.append({"style": s, "query": query, "answer": a if query.endswith(f"{b}?") else evidence.get(s, c)})
+    return out
 
 
 def english_queries(passage: str, styles: list[str]) -> list[dict[str, str]]:
@@ -85,7 +94,7 @@ def english_queries(passage: str, styles: list[str]) -> list[dict[str, str]]:
     forms = ["what does the text say about the history of this place",
              "where can I find information about the river and the mountain",
              "please give me a detailed description of the events that happened in the city"]
-    return [{"style": s, "query": f"{forms[i % len(forms)]} {a} {b}"} for i, s in enumerate(styles)]
+    return [{"style": s, "query": f"{forms[i % len(forms)]} {a} {b}", "answer": a} for i, s in enumerate(styles)]
 
 
 def _styles_requested(body: dict) -> list[str]:
@@ -94,6 +103,8 @@ def _styles_requested(body: dict) -> list[str]:
     schema = (fmt.get("json_schema") or {}).get("schema") or fmt.get("schema")
     try:
         items = schema["properties"]["queries"]
+        if "prefixItems" in items:  # one item schema per position: the styles in the order asked
+            return [item["properties"]["style"]["enum"][0] for item in items["prefixItems"]]
         enum = items["items"]["properties"]["style"]["enum"]
         n = items.get("minItems", len(enum))
     except (KeyError, TypeError):
@@ -121,6 +132,7 @@ class FakeOpenAIServer:
         self.first_arrival: float | None = None
         self.last_done: float | None = None
         self._failed_once: set[tuple[str, str]] = set()
+        self.down = True  # [[DOWN]] passages fail with 503 until a test sets this to False
         self._revoke_after: int | None = None
         self._httpd = _HTTPServer((host, port), _Handler)
         self._httpd.fake = self
@@ -247,6 +259,10 @@ class FakeOpenAIServer:
                 "retry-after-ms": "10"}
         if "[[500]]" in passage and self._once(passage, "500"):
             return 500, _error("The server had an error while processing your request.", "server_error", None), {}
+        if "[[GLITCH]]" in passage and self._once(passage, "glitch"):
+            return 200, {"object": "chat.completion", "model": body["model"]}, {}
+        if "[[DOWN]]" in passage and self.down:
+            return 503, _error("The server is overloaded.", "server_error", None), {}
         if "[[SLOW]]" in passage:
             time.sleep(0.3)
         content, finish = self._content(passage, _styles_requested(body))

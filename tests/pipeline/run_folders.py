@@ -57,7 +57,7 @@ def synthetic_passages(n: int) -> list[dict]:
 
 
 PASSAGE_COLUMNS = ["passage_id", "doc_id", "url", "position", "n_tokens", "text"]
-QUERY_COLUMNS = ["query_id", "passage_id", "doc_id", "style", "query", "model", "prompt_hash"]
+QUERY_COLUMNS = ["query_id", "passage_id", "doc_id", "style", "query", "evidence", "model", "prompt_hash"]
 
 
 def _write_marker(stage_dir: Path, stage: str, fingerprint: str, rows: int) -> None:
@@ -95,7 +95,7 @@ def write_generated_queries(run_dir: Path, queries: list[dict], fingerprint: str
     for i, q in enumerate(queries):
         rows.append({"query_id": q.get("query_id", f"q{i:04d}"), "passage_id": q["passage_id"],
                      "doc_id": q.get("doc_id", f"doc-{q['passage_id']}"), "style": q.get("style", "question"),
-                     "query": q["query"], "model": q.get("model", "fake-model"),
+                     "query": q["query"], "evidence": q.get("evidence", ""), "model": q.get("model", "fake-model"),
                      "prompt_hash": q.get("prompt_hash", "handmade")})
     stage_dir = Path(run_dir) / "generate"
     stage_dir.mkdir(parents=True, exist_ok=True)

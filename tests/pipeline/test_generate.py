@@ -116,8 +116,8 @@ def test_rows_match_planted_markers(marker_run):
     assert len({row["query_id"] for row in rows}) == len(rows)
     assert all(row["query"] == " ".join(row["query"].split()) and row["query"] for row in rows)
     plain = next(p for p in passages if not marker_of(p["text"]))
-    assert {r["style"] for r in rows if r["passage_id"] == plain["passage_id"]} == {"keywords", "question",
-                                                                                   "descriptive"}
+    assert sorted(r["style"] for r in rows if r["passage_id"] == plain["passage_id"]) == [
+        "keywords", "question", "question"]  # the default styles, cycled to 3
 
 
 def test_drop_counts_per_reason(marker_run):
@@ -299,3 +299,28 @@ def test_growing_max_passages_sends_only_new_passages(tmp_path, server):
     assert again["replies"] == 7 and server.chat_requests == 7
     smaller = GenerateStage(gen_config(tmp_path, server.url, max_passages=2)).run()  # never shrinks
     assert smaller["replies"] == 7 and server.chat_requests == 7
+
+
+# ------------------------------------------------------------------------- glitches and failed requests
+def test_glitch_is_retried_and_failed_passages_are_sent_again_on_rerun(tmp_path, server):
+    """A 200 without choices is retried (not lost); a passage whose every attempt fails is recorded with its
+    cause, the stage is not marked done, and the rerun sends exactly that passage (fault: lost for good)."""
+    passages = italian_passages(4)
+    passages[1]["text"] = "[[GLITCH]] " + passages[1]["text"]
+    passages[2]["text"] = "[[DOWN]] " + passages[2]["text"]
+    cfg = gen_config(tmp_path, server.url, max_retries=2)
+    write_passages(cfg.run_dir, passages)
+    first = GenerateStage(cfg).run()
+    assert first["replies_dropped"] == {"request_error": 1}
+    assert first["request_errors_by_cause"] == {"server_error": 1}
+    assert server.requests[passages[1]["text"]] == 2  # the glitch, then a good reply
+    assert server.requests[passages[2]["text"]] == 3  # one policy: 1 + max_retries attempts, no more
+    assert read_marker(cfg.run_dir / "generate") is not None
+    assert not GenerateStage(cfg).is_done()  # a failed request leaves work to do
+    server.down = False
+    before = dict(server.requests)
+    again = GenerateStage(cfg).run()
+    sent = {text: n - before.get(text, 0) for text, n in server.requests.items() if n - before.get(text, 0)}
+    assert sent == {passages[2]["text"]: 1}  # exactly the failed passage
+    assert again["replies_dropped"] == {} and again["rows"] == 12
+    assert GenerateStage(cfg).is_done()

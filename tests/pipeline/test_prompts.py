@@ -7,7 +7,14 @@ import pickle
 
 import pytest
 
-from pipeline.generation.prompts import build_messages, parse_reply, prompt_hash, reply_schema, styles_for
+from pipeline.generation.prompts import (
+    build_messages,
+    parse_reply,
+    prompt_hash,
+    reply_example,
+    reply_schema,
+    styles_for,
+)
 from pipeline.languages import load_language
 from pipeline.stages.generate import MessageBuilder
 
@@ -26,7 +33,9 @@ def refusals(prompts):
 
 
 def reply(*items) -> str:
-    return json.dumps({"queries": [{"style": s, "query": q} for s, q in items]}, ensure_ascii=False)
+    """A reply with (style, query) or (style, query, answer) items."""
+    return json.dumps({"queries": [{"style": i[0], "query": i[1], **({"answer": i[2]} if len(i) > 2 else {})}
+                                   for i in items]}, ensure_ascii=False)
 
 
 # ------------------------------------------------------------------------------------------- styles_for
@@ -46,11 +55,13 @@ def test_styles_for_single_style():
 # ---------------------------------------------------------------------------------------- build_messages
 def test_build_messages_fills_the_template(prompts):
     messages = build_messages(PASSAGE, prompts, STYLES)
-    assert [m["role"] for m in messages] == ["system", "user"]
+    assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]  # the worked example first
     assert messages[0]["content"] == prompts.system
-    user = messages[1]["content"]
+    assert prompts.demo.passage in messages[1]["content"] and PASSAGE not in messages[1]["content"]
+    user = messages[-1]["content"]
+    assert user.replace(PASSAGE, prompts.demo.passage) == messages[1]["content"]  # one template, one prefix
     assert PASSAGE in user
-    assert prompts.example in user
+    assert reply_example(prompts, STYLES) in user
     for style in STYLES:
         assert f"- {prompts.styles[style]}" in user
     assert user.index(prompts.styles["keywords"]) < user.index(prompts.styles["question"])
@@ -60,7 +71,7 @@ def test_build_messages_fills_the_template(prompts):
 
 def test_build_messages_keeps_braces_in_the_passage(prompts):
     tricky = 'Nel codice si scrive {"chiave": 1} oppure {n} e {passage}.'
-    user = build_messages(tricky, prompts, ["question"])[1]["content"]
+    user = build_messages(tricky, prompts, ["question"])[-1]["content"]
     assert tricky in user
 
 
@@ -82,11 +93,24 @@ def test_reply_schema_shape():
     queries = schema["properties"]["queries"]
     assert schema["required"] == ["queries"] and queries["type"] == "array"
     assert queries["minItems"] == queries["maxItems"] == 4
-    item = queries["items"]
-    assert item["required"] == ["style", "query"]
-    assert item["properties"]["style"]["enum"] == sorted(STYLES)
-    assert item["properties"]["query"] == {"type": "string"}
+    items = queries["prefixItems"]  # one schema per position: the styles in the order asked
+    assert [item["properties"]["style"]["enum"] for item in items] == [[s] for s in styles_for(STYLES, 4)]
+    for item in items:
+        assert item["required"] == ["style", "query", "answer"]
+        assert item["properties"]["answer"] == item["properties"]["query"] == {"type": "string"}
     json.dumps(schema)  # sent in the request body
+
+
+def test_demo_reply_follows_the_requested_styles(prompts):
+    from pipeline.generation.prompts import demo_reply
+
+    reply = json.loads(demo_reply(prompts, ["question", "keywords", "question"]))["queries"]
+    assert [r["style"] for r in reply] == ["question", "keywords", "question"]
+    assert reply[0]["query"] != reply[2]["query"]  # the i-th question takes the i-th example
+    for r in reply:  # the demonstration obeys its own rules: evidence copied from its passage
+        assert r["answer"] in prompts.demo.passage
+    with pytest.raises(ValueError, match="no example query for style 'poesia'"):
+        demo_reply(prompts.model_copy(update={"styles": {**prompts.styles, "poesia": "x"}}), ["poesia"])
 
 
 # ------------------------------------------------------------------------------------------- prompt_hash
@@ -115,23 +139,24 @@ def test_prompt_hash_ignores_the_judge_prompt(prompts):
 
 # ------------------------------------------------------------------------------------------- parse_reply
 def test_parse_valid_reply(refusals):
-    text = reply(("keywords", "Po fiume  lungo"), ("question", "Qual è il fiume\npiù lungo d'Italia?"),
+    text = reply(("keywords", "Po fiume  lungo"), ("question", "Qual è il fiume\npiù lungo d'Italia?", " il  Po "),
                  ("descriptive", "dove nasce e dove sfocia il fiume più lungo d'Italia"))
     parsed = parse_reply(text, "stop", STYLES, refusals)
     assert parsed.drop_reason is None and parsed.query_drops == {}
-    assert parsed.queries == [("keywords", "Po fiume lungo"), ("question", "Qual è il fiume più lungo d'Italia?"),
-                              ("descriptive", "dove nasce e dove sfocia il fiume più lungo d'Italia")]
+    assert parsed.queries == [("keywords", "Po fiume lungo", ""), ("question", "Qual è il fiume più lungo d'Italia?",
+                                                                   "il Po"),
+                              ("descriptive", "dove nasce e dove sfocia il fiume più lungo d'Italia", "")]
 
 
 @pytest.mark.parametrize("wrap", ["```json\n{}\n```", "```\n{}\n```", "  ```JSON\n{}```  ", "\n{}\n"])
 def test_parse_accepts_fenced_json(refusals, wrap):
     text = wrap.replace("{}", reply(("question", "Qual è il fiume più lungo?")))
-    assert parse_reply(text, "stop", STYLES, refusals).queries == [("question", "Qual è il fiume più lungo?")]
+    assert parse_reply(text, "stop", STYLES, refusals).queries == [("question", "Qual è il fiume più lungo?", "")]
 
 
 def test_parse_accepts_a_bare_list_of_items(refusals):
     text = json.dumps([{"style": "question", "query": "Dove nasce il Po?"}])
-    assert parse_reply(text, "stop", STYLES, refusals).queries == [("question", "Dove nasce il Po?")]
+    assert parse_reply(text, "stop", STYLES, refusals).queries == [("question", "Dove nasce il Po?", "")]
 
 
 @pytest.mark.parametrize(("text", "finish", "reason"), [
@@ -165,7 +190,7 @@ def test_json_that_mentions_a_refusal_phrase_is_parsed(refusals):
     text = reply(("question", "Perché non posso vedere il Monviso da Torino?"), ("keywords", "Po Monviso sorgente"))
     parsed = parse_reply(text, "stop", STYLES, refusals)
     assert parsed.drop_reason is None
-    assert parsed.queries == [("keywords", "Po Monviso sorgente")]
+    assert parsed.queries == [("keywords", "Po Monviso sorgente", "")]
     assert parsed.query_drops == {"refusal": 1}
 
 
@@ -183,7 +208,7 @@ def test_query_drop_reasons_are_counted(refusals):
     ]})
     parsed = parse_reply(text, "stop", STYLES, refusals)
     assert parsed.drop_reason is None
-    assert parsed.queries == [("question", "Dove nasce il Po?")]
+    assert parsed.queries == [("question", "Dove nasce il Po?", "")]
     assert parsed.query_drops == {"empty_query": 3, "over_long_query": 1, "refusal": 1, "unknown_style": 3}
 
 
@@ -198,3 +223,10 @@ def test_max_query_chars_is_a_parameter(refusals):
 def test_parse_reply_never_raises(refusals, text):
     parsed = parse_reply(text, "stop", STYLES, refusals)
     assert parsed.drop_reason is not None or parsed.queries
+
+
+def test_reply_example_shows_only_the_requested_styles(prompts):
+    example = json.loads(reply_example(prompts.model_copy(update={"example": None}), ["keywords", "question"]))
+    assert [item["style"] for item in example["queries"]] == ["keywords", "question"]
+    assert all(set(item) == {"style", "query", "answer"} for item in example["queries"])
+    assert reply_example(prompts.model_copy(update={"example": "{fisso}"}), ["question"]) == "{fisso}"

@@ -1,0 +1,120 @@
+"""The reply store (pipeline/generation/reply_store.py): finished batches are kept in a folder that travels with
+the project; a fresh copy of the run sends only passages no stored reply covers; mismatches are clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from pipeline.errors import ConfigError
+from pipeline.generation.reply_store import ReplyStore, text_sha1
+from pipeline.stages.generate import GenerateStage
+from tests.pipeline.fake_openai_server import FakeOpenAIServer
+from tests.pipeline.run_folders import write_passages
+from tests.pipeline.test_generate import KEY_ENV, MODEL, SECRET, gen_config, italian_passages
+
+
+def record(pid: str, text: str, prompt: str = "h1", model: str = "m") -> dict:
+    return {"passage_id": pid, "text_sha1": text_sha1(text), "prompt_hash": prompt, "model": model,
+            "doc_id": "d", "reply": {"text": "{}", "finish_reason": "stop"}}
+
+
+def test_store_round_trip_and_stable_bytes(tmp_path):
+    store = ReplyStore(tmp_path / "store")
+    path = store.add([record("b", "testo b"), record("a", "testo a")])
+    first = path.read_bytes()
+    path.unlink()
+    assert store.add([record("a", "testo a"), record("b", "testo b")]).read_bytes() == first  # same bytes
+    found = store.load({"a": text_sha1("testo a"), "b": text_sha1("testo b"), "c": "x"}, "h1", "m")
+    assert sorted(found) == ["a", "b"]
+
+
+@pytest.mark.parametrize(("expect", "prompt", "model", "message"), [
+    ({"a": text_sha1("altro testo")}, "h1", "m", "do not match this run's passages"),
+    ({}, "h1", "m", "passages this run does not have"),
+    ({"a": text_sha1("testo a")}, "h2", "m", "another prompt"),
+    ({"a": text_sha1("testo a")}, "h1", "other", "another model"),
+])
+def test_mismatched_store_is_a_clear_error(tmp_path, expect, prompt, model, message):
+    store = ReplyStore(tmp_path / "store")
+    store.add([record("a", "testo a")])
+    with pytest.raises(ConfigError, match=message) as info:
+        store.load(expect, prompt, model)
+    assert "generate.reply_store" in str(info.value)
+
+
+def test_truncated_store_file_is_a_clear_error(tmp_path):
+    store = ReplyStore(tmp_path / "store")
+    path = store.add([record(f"p{i}", f"testo {i}") for i in range(50)])
+    path.write_bytes(path.read_bytes()[:-20])
+    with pytest.raises(ConfigError, match="truncated or corrupt.*git checkout"):
+        store.records()
+
+
+def test_fresh_copy_sends_only_unanswered_passages(tmp_path, monkeypatch):
+    """Run 1 answers 6 passages into the store; a fresh run folder (another machine) with the same store sends
+    nothing and gives the same rows; raising max_passages then sends exactly the new passages."""
+    monkeypatch.setenv(KEY_ENV, SECRET)
+    passages = italian_passages(10)
+    store = tmp_path / "committed" / "replies"
+    with FakeOpenAIServer(model=MODEL, api_key=SECRET) as fake:
+        first = gen_config(tmp_path / "machine1", fake.url, max_passages=6, batch_passages=4, reply_store=str(store))
+        write_passages(first.run_dir, passages)
+        stats = GenerateStage(first).run()
+        assert stats["requests_this_run"] == 6 and fake.stats()["chat_requests"] == 6
+        assert len(ReplyStore(store).files()) == 2  # batches of 4 and 2, each exported when finished
+
+        fresh = gen_config(tmp_path / "machine2", fake.url, max_passages=6, batch_passages=4, reply_store=str(store))
+        write_passages(fresh.run_dir, passages)
+        again = GenerateStage(fresh).run()
+        assert fake.stats()["chat_requests"] == 6, "no request re-sent"
+        assert again["requests_this_run"] == 0 and again["rows"] == stats["rows"]
+        rows = lambda cfg: sorted(pq.read_table(cfg.run_dir / "generate" / "queries.parquet").to_pylist(),  # noqa: E731
+                                  key=lambda r: r["query_id"])
+        assert rows(fresh) == rows(first)
+
+        grown = gen_config(tmp_path / "machine2", fake.url, max_passages=9, batch_passages=4, reply_store=str(store))
+        more = GenerateStage(grown).run()
+        assert fake.stats()["chat_requests"] == 9 and more["requests_this_run"] == 3
+        assert more["replies"] == 9 and len(ReplyStore(store).files()) == 3
+
+
+KILLED_RUN = """
+import sys
+from pipeline.config import config_from_dict
+from pipeline.stages.generate import GenerateStage
+import json
+GenerateStage(config_from_dict(json.loads(sys.argv[1]))).run()
+"""
+
+
+def test_resume_after_a_kill_inside_an_open_chunk(tmp_path, monkeypatch):
+    """A run killed (SIGKILL) in the middle of a large chunk leaves the open raw chunk cut short. The rerun must
+    not stop on EOFError (the fault), must not send again what was answered, and must finish every passage."""
+    import json
+    import subprocess
+    import sys
+    import time
+
+    monkeypatch.setenv(KEY_ENV, SECRET)
+    root = Path(__file__).resolve().parents[2]
+    with FakeOpenAIServer(model=MODEL, api_key=SECRET, delay=0.2) as fake:
+        cfg = gen_config(tmp_path, fake.url, max_passages=12, records_per_chunk=2000, concurrency=1)
+        write_passages(cfg.run_dir, italian_passages(12))
+        data = cfg.model_dump(mode="json")
+        child = subprocess.Popen([sys.executable, "-c", KILLED_RUN, json.dumps(data)], cwd=root,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 60
+        while fake.stats()["chat_requests"] < 6 and time.time() < deadline and child.poll() is None:
+            time.sleep(0.05)
+        child.kill()
+        child.wait()
+        sent_before = fake.stats()["chat_requests"]
+        assert 6 <= sent_before < 12, "the run was killed half-way"
+        assert list((cfg.run_dir / "generate" / "raw").rglob("*.jsonl.gz")), "an open chunk was left"
+        stats = GenerateStage(cfg).run()
+        assert stats["replies"] == 12 and stats["rows"] == 36
+        # only requests in flight at the kill (up to 2 documents at concurrency 1) may be sent again
+        assert fake.stats()["chat_requests"] <= 12 + 2
