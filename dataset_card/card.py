@@ -66,6 +66,7 @@ def write_card(config, language, run_dir: Path, folder: Path, files: dict[str, d
     stats = read_stage_stats(run_dir)
     plots = make_plots(folder, split_rows, passages, stats, config.mine.relative_margin)
     context = card_context(config, language, stats, counts, plots, files)
+    context["base_on_test"] = base_on_test(run_dir, split_rows.get("test", []))
     meta = card_metadata(
         pretty_name=config.publish.pretty_name, language=language.iso_639_1, license=config.publish.license,
         source_datasets=context["source_datasets"], tags=config.publish.tags,
@@ -74,3 +75,24 @@ def write_card(config, language, run_dir: Path, folder: Path, files: dict[str, d
     readme = Path(folder) / "README.md"
     readme.write_text(front_matter(meta) + "\n" + body, encoding="utf-8")
     return readme
+
+
+def base_on_test(run_dir: Path, test_rows: list[dict], k: int = 10) -> dict | None:
+    """Recall@k and NDCG@k of the base embedder on the test queries, from the ranks the filter's round-trip
+    panel recorded (``rank_base``: the positive's rank among the whole corpus, as the BEIR test set has it).
+    None when the filter recorded no base ranks (round-trip off)."""
+    import math
+
+    import pyarrow.parquet as pq
+
+    path = Path(run_dir) / "filter" / "queries.parquet"
+    if not test_rows or not path.is_file() or "rank_base" not in pq.read_schema(path).names:
+        return None
+    table = pq.read_table(path, columns=["query_id", "rank_base"])
+    rank_of = dict(zip(table.column("query_id").to_pylist(), table.column("rank_base").to_pylist()))
+    ranks = [rank_of[r["query_id"]] for r in test_rows if r["query_id"] in rank_of]
+    if not ranks:
+        return None
+    recall = sum(r <= k for r in ranks) / len(ranks)
+    ndcg = sum(1 / math.log2(r + 1) for r in ranks if r <= k) / len(ranks)
+    return {"queries": len(ranks), "k": k, "recall": round(100 * recall, 1), "ndcg": round(100 * ndcg, 1)}

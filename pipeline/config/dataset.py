@@ -53,6 +53,9 @@ class SplitConfig(StrictModel):
     near_duplicate_threshold: float = Field(0.7, gt=0, le=1, description="MinHash Jaccard that ties documents")
     shingle_words: int = Field(5, ge=1, description="word n-gram size of the MinHash shingles")
     num_hashes: int = Field(128, ge=16, le=1024, description="MinHash signature length")
+    eval_queries: Literal["unbiased", "all"] = Field(
+        "unbiased", description="dev/test queries: only those the round-trip panel keeps without the base model "
+        "(unbiased: the benchmark does not favour the base by construction), or all kept queries")
     beir_corpus: Literal["all", "non_train"] = Field(
         "all", description="BEIR test corpus: the whole corpus (default) or passages of non-train documents only")
 
@@ -77,6 +80,9 @@ class PublishConfig(StrictModel):
     tags: list[str] = Field(default_factory=lambda: ["sentence-transformers", "hard-negatives", "synthetic",
                                                      "retrieval", "datatrove"])
     citation_key: str = "retrieval_triplets"
+    export_dir: str | None = Field(
+        None, description="also copy the finished dataset folder here (e.g. a folder of your project committed to "
+        "git, so the dataset outlives the run folder); exactly what --push uploads")
 
     @field_validator("version")
     @classmethod

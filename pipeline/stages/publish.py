@@ -12,13 +12,16 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
+import json
 import shutil
+from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
 
 from dataset_card import write_card
-from pipeline.errors import InputDataError, StageError
+from pipeline.errors import ConfigError, InputDataError, StageError
 from pipeline.mining.tables import PASSAGE_COLUMNS, read_table
 from pipeline.publishing.folder import SPLITS, write_configs
 from pipeline.stages.base import Stage
@@ -56,12 +59,39 @@ class PublishStage(Stage):
                   for name, splits in files.items()}
         readme = write_card(self.config, self.language, self.run_dir, self.folder, files, counts, split_rows,
                             passages)
+        exported = self._export()
         k = self.config.mine.num_negatives
         short = {s: sum(len(r["negatives"]) < k for r in rows) for s, rows in split_rows.items()}
         return {"rows": sum(counts["triplets"].values()), "counts": counts, "folder": str(self.folder),
                 "queries_without_k_negatives": short,
                 "readme": str(readme), "version": self.config.publish.version, "tag": self.config.publish.tag,
+                "exported_to": exported,
                 "plots": sorted(p.name for p in (self.folder / "plots").glob("*.png"))}
+
+    def config_hash(self) -> str:
+        # where the folder is also copied does not change what is published
+        section = self.config.publish.model_dump(mode="json", exclude={"export_dir"})
+        payload = [section, self.config.language, self.config.seed]
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+    def _export(self) -> str | None:
+        """Copy the dataset folder to ``publish.export_dir`` (replacing what was there): a copy that lives in
+        the user's project, loadable with ``load_dataset(<export_dir>, "triplets")``."""
+        target = self.config.publish.export_dir
+        if not target:
+            return None
+        target = Path(target)
+        if target.resolve() == self.folder.resolve() or self.folder.resolve() in target.resolve().parents:
+            raise ConfigError(f"publish.export_dir ({target}) must lie outside the run's dataset folder")
+        tmp = target.with_name(target.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.copytree(self.folder, tmp)
+        if target.exists():
+            shutil.rmtree(target)
+        tmp.replace(target)
+        print(f"[publish] dataset copied to {target}; keep it with `git add {target}` and mark the version with "
+              f"`git tag dataset-{self.config.run_name}-{self.config.publish.tag}`")
+        return str(target)
 
     def summary(self, stats: dict[str, Any]) -> str:
         triplets = ", ".join(f"{s} {n}" for s, n in stats["counts"]["triplets"].items())

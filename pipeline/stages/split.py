@@ -6,7 +6,11 @@
 3. Negatives may come from any document, except that train triplets never use a dev/test positive (or a
    near-duplicate of one) as a negative, and dev triplets never use a test one; such negatives are dropped and
    counted (``negatives_dropped_leak``). Positives cannot leak: their documents are in their own split.
-4. The test split is also written BEIR-style. Its corpus is the whole corpus by default (``beir_corpus: all``),
+4. dev and test hold only queries that the round-trip panel keeps *without* the base model (``eval_eligible``,
+   pipeline/filtering/judges.py; ``eval_queries: unbiased``): a query kept only because the base model ranks its
+   passage high would make the benchmark favour the base by construction. The others are dropped from dev/test
+   (their documents stay there, so they cannot move to train) and counted (``queries_dropped_not_eligible``).
+5. The test split is also written BEIR-style. Its corpus is the whole corpus by default (``beir_corpus: all``),
    like MS MARCO / BEIR: one collection for every split, the hardest and most realistic setting, and the same
    collection as the published ``corpus`` config, so both evaluation routes agree. Nothing leaks through it,
    since test positives never appear in training triplets. ``beir_corpus: non_train`` keeps only passages of
@@ -61,14 +65,21 @@ class SplitStage(Stage):
             near[passages[a]["passage_id"]].add(passages[b]["passage_id"])
             near[passages[b]["passage_id"]].add(passages[a]["passage_id"])
         by_split = {s: [] for s in SPLITS}
+        eligible = self._eval_eligible()
+        not_eligible = Counter()
         for row in rows:
             row["group_id"] = group_of[row["doc_id"]]
-            by_split[split_of_group[row["group_id"]]].append(row)
+            split = split_of_group[row["group_id"]]
+            if split != "train" and not eligible.get(row["query_id"], True):
+                not_eligible[split] += 1
+                continue
+            by_split[split].append(row)
         if not by_split["train"]:
             raise StageError("every query landed outside the train split (too few documents for these fractions). "
                              "Generate queries for more passages, or raise split.train.")
         leaks = leak_sets({s: {r["passage_id"] for r in by_split[s]} for s in SPLITS}, near)
-        stats = {"splits": {}, "near_duplicate_pairs": len(pairs)}
+        stats = {"splits": {}, "near_duplicate_pairs": len(pairs),
+                 "queries_dropped_not_eligible": dict(not_eligible)}
         for split in SPLITS:
             dropped = _drop_leaks(by_split[split], leaks[split])
             self._write(split, by_split[split])
@@ -81,6 +92,15 @@ class SplitStage(Stage):
                      documents_in_shared_groups=sum(n for n in sizes.values() if n > 1),
                      negatives_dropped_leak=sum(s["negatives_dropped_leak"] for s in stats["splits"].values()))
         return stats
+
+    def _eval_eligible(self) -> dict[str, bool]:
+        """query_id -> whether the panel keeps it without the base model (all True with eval_queries: all)."""
+        if self.config.split.eval_queries == "all":
+            return {}
+        table = read_table(self.run_dir / "filter" / "queries.parquet", ("query_id",), "filter")
+        if "eval_eligible" not in table.column_names:
+            return {}  # round-trip off: no judge favours the base
+        return dict(zip(table.column("query_id").to_pylist(), table.column("eval_eligible").to_pylist()))
 
     def _write(self, split: str, rows: list[dict]) -> None:
         tmp = self.dir / f"{split}.parquet.tmp"

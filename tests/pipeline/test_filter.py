@@ -56,7 +56,7 @@ PLANTED = [
 
 
 def filter_config(tmp_path: Path, run_name: str = "flt", **filter_section):
-    section = {"round_trip": {"enabled": False}, **filter_section}
+    section = {"round_trip": {"enabled": False}, "grounding": {"enabled": False}, **filter_section}
     return config_from_dict({"run_name": run_name, "output_dir": str(tmp_path / "runs"), "filter": section})
 
 
@@ -199,9 +199,9 @@ def test_round_trip_drops_queries_whose_passage_ranks_low(tmp_path, monkeypatch)
     targets = {queries[0][2]: "p0", queries[1][2]: "p1", queries[2][2]: "p1"}  # 'misled' looks like Palermo
     fake = FakeEmbedder(passages, targets)
     loaded: list[str] = []
-    monkeypatch.setattr("pipeline.stages.filter.load_embedder", lambda name: loaded.append(name) or fake)
+    monkeypatch.setattr("pipeline.filtering.round_trip.load_embedder", lambda name: loaded.append(name) or fake)
     cfg = make_run(tmp_path, queries, passages=passages,
-                   round_trip={"enabled": True, "model": "hand-made-vectors", "top_k": 1})
+                   round_trip={"enabled": True, "model": "hand-made-vectors", "top_k": 1, "bm25_top_k": None})
     stats = FilterStage(cfg).run()
     assert loaded == ["hand-made-vectors"]
     assert stats["dropped"] == {"round_trip": 1}
@@ -209,7 +209,7 @@ def test_round_trip_drops_queries_whose_passage_ranks_low(tmp_path, monkeypatch)
     assert {q["query_id"]: q["positive_rank"] for q in kept} == {"own-0": 1, "own-1": 1}
     dropped = pq.read_table(cfg.run_dir / "filter" / "dropped.parquet").to_pylist()
     assert [(d["query_id"], d["reason"], d["detail"]) for d in dropped] == [
-        ("misled", "round_trip", "positive ranked 3")]  # ties count against the positive: all 3 score 0
+        ("misled", "round_trip", "rank_base 3")]  # ties count against the positive: all 3 score 0
     assert set(fake.prompts) == {"passage: ", "query: "}
     assert list((cfg.run_dir / "filter" / "embeddings").rglob("*.npy")), "passage embeddings are cached"
 
@@ -240,7 +240,8 @@ def test_round_trip_with_a_tiny_model(tmp_path):
     assert len(cache) == 1 and np.load(cache[0]).shape[0] == len(PASSAGES)
 
     strict = make_run(tmp_path, queries, run_name="strict",
-                      round_trip={"enabled": True, "model": str(model), "top_k": 1, "batch_size": 8})
+                      round_trip={"enabled": True, "model": str(model), "top_k": 1, "batch_size": 8,
+                                  "bm25_top_k": None})
     below_top1 = sum(1 for q in kept if q["positive_rank"] > 1)  # same model and texts: the same ranks
     if below_top1 == len(kept):  # an untrained model may rank no positive first: then nothing is left
         with pytest.raises(StageError, match="every query was filtered away"):
@@ -349,7 +350,7 @@ def test_generate_then_filter(tmp_path, monkeypatch):
     assert len(english) == 3 and {d["reason"] for d in english} == {"language"}
     kept = pq.read_table(cfg.run_dir / "filter" / "queries.parquet").to_pylist()
     assert "g1" not in {q["passage_id"] for q in kept}
-    assert {q["style"] for q in kept} >= {"question", "descriptive"}
+    assert {q["style"] for q in kept} == {"question", "keywords"}
     assert stats["queries_in"] == gen_stats["rows"] and stats["rows"] + len(dropped) == stats["queries_in"]
     generated = pq.read_table(cfg.run_dir / "generate" / "queries.parquet").to_pylist()
     assert set(kept[0]) >= set(generated[0])  # filter keeps generate's columns

@@ -112,3 +112,26 @@ def test_empty_mine_output_is_a_clear_error(tmp_path):
     pq.write_table(table.slice(0, 0), config.run_dir / "mine" / "triplets.parquet")
     with pytest.raises(StageError, match="'mine' stage kept no rows"):
         SplitStage(config).run()
+
+
+def test_dev_and_test_hold_only_queries_eligible_without_the_base_model(tmp_path):
+    """A query kept by the round-trip panel only because the base model ranks it high stays out of dev/test."""
+    import pyarrow as pa
+
+    config = make_run_config(tmp_path, "unused", split=FRACTIONS)
+    write_mine_run(config.run_dir)
+    path = config.run_dir / "filter" / "queries.parquet"
+    queries = pq.read_table(path).to_pylist()
+    for i, q in enumerate(queries):
+        q["eval_eligible"] = i % 2 == 0
+    pq.write_table(pa.Table.from_pylist(queries), path)
+    stats = SplitStage(config).run()
+    eligible = {q["query_id"]: q["eval_eligible"] for q in queries}
+    held_out = [r for s in ("dev", "test") for r in pq.read_table(config.run_dir / "split" / f"{s}.parquet")
+                .to_pylist()]
+    train = pq.read_table(config.run_dir / "split" / "train.parquet").to_pylist()
+    assert held_out and all(eligible[r["query_id"]] for r in held_out)
+    assert any(not eligible[r["query_id"]] for r in train)  # train keeps them: they are what it learns from
+    dropped = stats["queries_dropped_not_eligible"]
+    assert sum(dropped.values()) == sum(not eligible[q["query_id"]] for q in queries) - sum(
+        not eligible[r["query_id"]] for r in train)
