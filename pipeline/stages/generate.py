@@ -111,19 +111,22 @@ class GenerateStage(Stage):
         return self.store.load(expect, prompt_hash(self.language.prompts, self.styles), self.config.generate.model)
 
     def _prepare_batches(self) -> list[Path]:
-        """Input written in batches of ``batch_passages``: the target prefix of the seeded order, minus passages
-        already in a batch or answered in the reply store. Each batch runs in its own InferenceRunner folder, so
-        finished batches are never touched again, and a larger max_passages only adds batches."""
+        """The batches to run. Input is written in batches of ``batch_passages``: the target prefix of the seeded
+        order, minus passages already in a batch or answered in the reply store. Each batch runs in its own
+        InferenceRunner folder, so finished batches are never touched again, a larger max_passages only adds
+        batches, and a smaller one leaves the batches it no longer needs unsent (what they hold is kept)."""
         batches = self._batches()
-        covered = set()
+        ids_of = {}
         for path in batches:
             with gzip.open(path, "rt", encoding="utf-8") as f:
-                covered.update(json.loads(line)["id"] for line in f if line.strip())
+                ids_of[path] = {json.loads(line)["id"] for line in f if line.strip()}
+        covered = set().union(*ids_of.values()) if ids_of else set()
         order = self._order()
         self._stored_records = self._stored(order)
         target = self._target()
         if len(covered) > target:
-            print(f"[generate] {len(covered)} passages already sent (more than max_passages={target}); keeping them")
+            print(f"[generate] {len(covered)} passages already in batches (more than max_passages={target}); "
+                  "keeping what they hold")
         usable, failed = set(), set()
         for record in self._raw_records(tolerant=True):
             error = _reply_of(record).get("error")
@@ -134,8 +137,9 @@ class GenerateStage(Stage):
         failed -= usable | set(self._stored_records)
         if failed:
             print(f"[generate] {len(failed)} passages whose request failed earlier are sent again")
-        todo = [row for row in order.slice(0, target).to_pylist()
-                if row["passage_id"] not in usable and row["passage_id"] not in self._stored_records
+        wanted = order.slice(0, target).to_pylist()
+        needed = {row["passage_id"] for row in wanted} - usable - set(self._stored_records)
+        todo = [row for row in wanted if row["passage_id"] in needed
                 and (row["passage_id"] not in covered or row["passage_id"] in failed)]
         size = self.config.generate.batch_passages
         for start in range(0, len(todo), size):
@@ -148,7 +152,11 @@ class GenerateStage(Stage):
                                         "metadata": {"doc_id": row["doc_id"]}}, ensure_ascii=False) + "\n")
             tmp.replace(path)
             batches.append(path)
-        return batches
+            ids_of[path] = {row["passage_id"] for row in todo[start : start + size]}
+        self._covered = len(set().union(*ids_of.values()) | set(self._stored_records)) if ids_of else \
+            len(self._stored_records)
+        # a batch runs while it holds a passage still needed, or while it is unfinished and not new (resume)
+        return [path for path in batches if ids_of[path] & needed]
 
     def _estimate(self, batches: list[Path]) -> dict[str, int]:
         builder = MessageBuilder(self.language.prompts, self.styles)
@@ -158,7 +166,7 @@ class GenerateStage(Stage):
                 for line in f:
                     chars += sum(len(m["content"]) for m in builder(json.loads(line)["text"]))
                     n += 1
-        return {"passages": n + len(self._stored_records), "to_send": n, "prompt_tokens_estimate": chars // 4}
+        return {"passages": self._covered, "to_send": n, "prompt_tokens_estimate": chars // 4}
 
     # -------------------------------------------------------------------- run
     def process(self) -> dict[str, Any]:
@@ -173,10 +181,10 @@ class GenerateStage(Stage):
         self._llm_file = Path(resolve_gguf(gen.llamacpp)).name if gen.backend in LOCAL_BACKENDS else None
         with ExitStack() as stack:
             url = gen.endpoint_url
-            if gen.backend in LOCAL_BACKENDS:
+            if gen.backend in LOCAL_BACKENDS and batches:  # nothing to send (all stored): no server to start
                 url = stack.enter_context(local_server(gen.backend, gen.llamacpp, gen.model,
                                                        self.dir / f"{gen.backend}.log"))
-            if gen.backend in ("endpoint", *LOCAL_BACKENDS):
+            if gen.backend in ("endpoint", *LOCAL_BACKENDS) and batches:
                 preflight(url, api_key_from_env(gen.api_key_env), gen.model, gen.api_key_env)
             sent = 0
             for batch in batches:
@@ -274,7 +282,7 @@ class GenerateStage(Stage):
         for record in self._stored_records.values():
             yield {"id": record["passage_id"], "metadata": {"doc_id": record.get("doc_id", ""),
                                                             "reply": [record["reply"]]}}
-        for record in self._raw_records():
+        for record in self._raw_records(tolerant=True):  # a batch left unfinished gives what it holds
             if record["id"] not in self._stored_records:
                 yield record
 

@@ -118,3 +118,21 @@ def test_resume_after_a_kill_inside_an_open_chunk(tmp_path, monkeypatch):
         assert stats["replies"] == 12 and stats["rows"] == 36
         # only requests in flight at the kill (up to 2 documents at concurrency 1) may be sent again
         assert fake.stats()["chat_requests"] <= 12 + 2
+
+
+def test_a_smaller_max_passages_leaves_unneeded_batches_unsent(tmp_path, monkeypatch):
+    """Stopping a long run early: lowering max_passages finishes the stage with what is answered; batches no
+    longer needed are not sent, and what they hold is kept."""
+    monkeypatch.setenv(KEY_ENV, SECRET)
+    with FakeOpenAIServer(model=MODEL, api_key=SECRET) as fake:
+        cfg = gen_config(tmp_path, fake.url, max_passages=4, batch_passages=2)
+        write_passages(cfg.run_dir, italian_passages(10))
+        GenerateStage(cfg).run()
+        # a longer run was planned: its batch files exist but were never sent
+        bigger = gen_config(tmp_path, fake.url, max_passages=10, batch_passages=2)
+        stage = GenerateStage(bigger)
+        assert len(stage._prepare_batches()) == 3 and len(stage._batches()) == 5
+        smaller = gen_config(tmp_path, fake.url, max_passages=4, batch_passages=2)
+        stats = GenerateStage(smaller).run()
+        assert fake.stats()["chat_requests"] == 4  # the planned batches were never sent
+        assert stats["replies"] == 4
