@@ -13,8 +13,9 @@ import sys
 import time
 
 from pipeline.config import load_config
-from pipeline.errors import PipelineError
+from pipeline.errors import ConfigError, PipelineError
 from pipeline.publishing.hub import prepare_push, push_release
+from pipeline.run_lock import RunLock
 from pipeline.stages import ORDER, STAGES
 
 
@@ -25,6 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", help="YAML config (default: configs/demo.yaml on the bundled sample)")
     parser.add_argument("--output-dir", help="parent folder of run folders (overrides output_dir)")
     parser.add_argument("--run-name", help="run folder name (overrides run_name)")
+    parser.add_argument("--max-passages", type=int, metavar="N", help="overrides generate.max_passages: raise it to "
+                        "extend a run, lower it to finish with the passages answered so far")
     parser.add_argument("--force", action="store_true", help="redo the stage(s) even if already done")
     parser.add_argument("--push", nargs="?", const="", metavar="REPO_ID", help="after publish, upload the dataset "
                         "to the Hub as REPO_ID (default: publish.repo_id), tagged v<publish.version>; needs HF_TOKEN")
@@ -55,13 +58,18 @@ def main(argv: list[str] | None = None) -> int:
     sys.stdout.reconfigure(line_buffering=True)  # progress lines show up at once, also when logged to a file
     try:
         config = load_config(args.config, {"output_dir": args.output_dir, "run_name": args.run_name})
+        if args.max_passages is not None:
+            if args.max_passages < 1:
+                raise ConfigError(f"--max-passages must be at least 1 (got {args.max_passages})")
+            config.generate.max_passages = args.max_passages
         stages = ORDER if args.stage == "all" else ORDER[: ORDER.index(args.stage) + 1]
         pushing = args.push is not None or args.dry_run
         if pushing:  # repo id and token are checked before any stage runs
             prepare_push(config, args.push, args.stage, args.dry_run)
-        run_stages(config, stages, force=args.force)
-        if pushing:
-            push_release(config, force=args.force_push, dry_run=args.dry_run)
+        with RunLock(config.run_dir):  # one run per folder (a second would redo the work)
+            run_stages(config, stages, force=args.force)
+            if pushing:
+                push_release(config, force=args.force_push, dry_run=args.dry_run)
     except PipelineError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -114,21 +114,31 @@ class QueryInferenceRunner(InferenceRunner):
         return super()._init_server(rank)
 
 
-async def query_rollout(document, generate, *, messages_for, request_params: dict):
+async def query_rollout(document, generate, *, messages_for, request_params: dict, api_key_env: str | None = None):
     """One request per passage. Returns the raw reply (parsed later, so replies can be re-validated offline).
 
     Per-passage failures (a 400 for an over-long prompt, retries exhausted) are recorded, not raised; failures
-    that no retry can fix (bad key, unknown model) stop the run with the endpoint's message.
+    that no retry can fix (bad key, unknown model) stop the run with the endpoint's message. The API key is
+    redacted from anything recorded (an endpoint may echo it in an error body or a reply).
     """
+    secret = api_key_from_env(api_key_env) if api_key_env else None
     payload = {"messages": messages_for(document.text), **request_params}
     try:
         result = await generate(payload)
     except InferenceError as e:
-        message = str(e.error if hasattr(e, "error") else e)
+        message = redact(str(e.error if hasattr(e, "error") else e), secret)
         if any(marker in message for marker in FATAL_ERRORS):
-            raise
+            raise InferenceError(None, message) from None
         return {"error": message[:500]}
-    return {"text": result.text, "finish_reason": result.finish_reason, "usage": result.usage}
+    return {"text": redact(result.text, secret), "finish_reason": result.finish_reason, "usage": result.usage}
+
+
+def redact(text: str | None, secret: str | None) -> str | None:
+    """``text`` with every occurrence of ``secret`` replaced (secrets shorter than 8 characters are left alone:
+    they would blank ordinary words)."""
+    if not text or not secret or len(secret) < 8:
+        return text
+    return text.replace(secret, "[REDACTED]")
 
 
 def preflight(endpoint_url: str, api_key: str | None, model: str, api_key_env: str, timeout: float = 30) -> None:

@@ -31,7 +31,7 @@ from datatrove.pipeline.writers import JsonlWriter
 
 from pipeline.errors import EndpointError, StageError
 from pipeline.executors import make_executor, read_step_stats
-from pipeline.generation.endpoint import QueryInferenceRunner, api_key_from_env, preflight, query_rollout
+from pipeline.generation.endpoint import QueryInferenceRunner, api_key_from_env, preflight, query_rollout, redact
 from pipeline.generation.llamacpp import LOCAL_BACKENDS, local_server, resolve_gguf
 from pipeline.generation.prompts import build_messages, parse_reply, prompt_hash, reply_schema, styles_for
 from pipeline.generation.reply_store import ReplyStore, text_sha1
@@ -218,7 +218,7 @@ class GenerateStage(Stage):
             output_writer=JsonlWriter(str(self.dir / "raw" / name),
                                       output_filename="${rank}_chunk_${chunk_index}.jsonl.gz"),
             shared_context={"messages_for": MessageBuilder(self.language.prompts, self.styles),
-                            "request_params": request_params},
+                            "request_params": request_params, "api_key_env": gen.api_key_env},
             checkpoints_local_dir=str(self.dir / "checkpoints" / name),
             records_per_chunk=gen.records_per_chunk,
             metadata_key="reply",
@@ -233,7 +233,7 @@ class GenerateStage(Stage):
         try:
             executor.run()
         except Exception as e:  # noqa: BLE001 - surface the endpoint's own message, keep what was written
-            message = str(e).split(". Payload: ")[0]  # datatrove appends the whole prompt: noise here
+            message = redact(str(e).split(". Payload: ")[0], api_key_from_env(gen.api_key_env))  # no prompt
             if "Error code: 401" in message or "AuthenticationError" in message:
                 message += (f"\nThe endpoint {url} rejected the API key: set a valid key in the environment variable "
                             f"{gen.api_key_env} (generate.api_key_env).")

@@ -21,6 +21,7 @@ marker                reply
 ``[[429]]``           HTTP 429 with ``retry-after-ms: 10`` the first time, then a valid reply
 ``[[500]]``           HTTP 500 the first time, then a valid reply
 ``[[SLOW]]``          a valid reply after 0.3 s
+``[[ECHOKEY]]``       HTTP 400 whose error message repeats the request's API key (a careless endpoint)
 ``[[GLITCH]]``        HTTP 200 with a body without ``choices`` the first time, then a valid reply
 ``[[DOWN]]``          HTTP 503 while ``server.down`` is True (the default), then valid replies
 ====================  ==========================================================================
@@ -259,6 +260,10 @@ class FakeOpenAIServer:
                 "retry-after-ms": "10"}
         if "[[500]]" in passage and self._once(passage, "500"):
             return 500, _error("The server had an error while processing your request.", "server_error", None), {}
+        if "[[ECHOKEY]]" in passage:
+            key = (authorization or "").removeprefix("Bearer ")
+            return 400, _error(f"Invalid request for API key {key}: unsupported parameter.",
+                               "invalid_request_error", None), {}
         if "[[GLITCH]]" in passage and self._once(passage, "glitch"):
             return 200, {"object": "chat.completion", "model": body["model"]}, {}
         if "[[DOWN]]" in passage and self.down:

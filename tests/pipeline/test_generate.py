@@ -324,3 +324,15 @@ def test_glitch_is_retried_and_failed_passages_are_sent_again_on_rerun(tmp_path,
     assert sent == {passages[2]["text"]: 1}  # exactly the failed passage
     assert again["replies_dropped"] == {} and again["rows"] == 12
     assert GenerateStage(cfg).is_done()
+
+
+def test_api_key_echoed_by_the_endpoint_is_redacted(tmp_path, server):
+    passages = italian_passages(2)
+    passages[0]["text"] = "[[ECHOKEY]] " + passages[0]["text"]
+    cfg = gen_config(tmp_path, server.url)
+    write_passages(cfg.run_dir, passages)
+    stats = GenerateStage(cfg).run()
+    assert stats["replies_dropped"] == {"request_error": 1}
+    assert grep_run_folder(cfg.run_dir, SECRET) == []
+    dropped = pq.read_table(cfg.run_dir / "generate" / "dropped.parquet").to_pylist()
+    assert "[REDACTED]" in dropped[0]["raw"]
