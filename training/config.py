@@ -78,6 +78,20 @@ class TrainingSection(_Section):
     precision: Literal["auto", "bf16", "fp16", "fp32"] = "auto"
     dataloader_num_workers: int = Field(0, ge=0)
     gradient_checkpointing: bool = False
+    wise_ft_alphas: list[float] | None = Field(
+        None, description="WiSE-FT: mix base and fine-tuned weights, (1-a)*base + a*ft, with the a among these that "
+        "scores best on the dev split (one value: that a); null: no interpolation")
+
+    @field_validator("wise_ft_alphas")
+    @classmethod
+    def _alphas(cls, alphas: list[float] | None) -> list[float] | None:
+        if alphas is None:
+            return None
+        bad = [a for a in alphas if not 0.0 <= a <= 1.0]
+        if not alphas or bad:
+            raise ValueError(f"interpolation weights must lie in [0, 1] (0: the base model, 1: the fine-tuned one); "
+                             f"got {bad or alphas}")
+        return sorted(set(alphas))
 
 
 class CardSection(_Section):

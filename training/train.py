@@ -36,6 +36,7 @@ from training.config import TrainConfig, load_config
 from training.data import DatasetSource, IRData, describe_dataset, load_ir_split, load_triplets
 from training.device import resolve_device, resolve_precision
 from training.errors import ConfigError, ModelError, UserError
+from training.interpolate import choose_alpha, interpolate
 from training.modeling import check_model_folder, embedding_dimension, is_local_reference, load_model
 
 logger = logging.getLogger("training")
@@ -159,6 +160,9 @@ def run(cfg: TrainConfig) -> Path:
     precision = resolve_precision(cfg.training.precision, device)
     if is_local_reference(cfg.model.name_or_path):  # fail before the slow work
         check_model_folder(Path(cfg.model.name_or_path).expanduser())
+    if cfg.training.wise_ft_alphas and len(cfg.training.wise_ft_alphas) > 1 and not cfg.data.dev_split:
+        raise ConfigError(f"training.wise_ft_alphas lists {cfg.training.wise_ft_alphas} but data.dev_split is null: "
+                          "there is nothing to choose among them on. Fix: give one value, or set data.dev_split.")
     source = describe_dataset(cfg.data.dataset, cfg.data.revision)
     logger.info("dataset %s, device %s, precision %s", source.display_name, device, precision)
 
@@ -194,6 +198,9 @@ def run(cfg: TrainConfig) -> Path:
     trainer.train()  # ends with the best checkpoint's weights loaded (load_best_model_at_end)
 
     model = trainer.model
+    wise_ft = None
+    if cfg.training.wise_ft_alphas:
+        model, wise_ft = _wise_ft(model, cfg, device, evaluator)
     # model.max_seq_length truncates training inputs (a speed budget); the saved model keeps the base model's limit,
     # or it would silently cut every passage at inference and lose to the base on long texts for that reason alone
     model.max_seq_length = base_max_seq_length
@@ -213,6 +220,7 @@ def run(cfg: TrainConfig) -> Path:
         "dev_ndcg@10": [
             {"step": h.get("step"), "ndcg@10": h[BEST_METRIC]} for h in trainer.state.log_history if BEST_METRIC in h
         ],
+        "wise_ft": wise_ft,
         "config": cfg.model_dump(),
     }
     (final_dir / "training_info.json").write_text(json.dumps(info, indent=2, default=str), encoding="utf-8")
@@ -235,6 +243,21 @@ def run(cfg: TrainConfig) -> Path:
             ) from exc
         logger.info("pushed to %s", url)
     return final_dir
+
+
+def _wise_ft(model: SentenceTransformer, cfg: TrainConfig, device: str, evaluator) -> tuple[SentenceTransformer, dict]:
+    """Interpolate the trained weights with the base model's (training/interpolate.py), a chosen on dev."""
+    alphas = cfg.training.wise_ft_alphas
+    base = load_model(cfg.model.name_or_path, device=device, revision=cfg.model.revision)
+    base.max_seq_length = model.max_seq_length
+    if len(alphas) == 1 or evaluator is None:
+        if len(alphas) > 1:
+            raise ConfigError(f"training.wise_ft_alphas lists {alphas} but there is no dev split to choose among "
+                              "them. Fix: give one value, or set data.dev_split.")
+        return interpolate(base, model, alphas[0]), {"alpha": alphas[0], "dev_ndcg@10": None}
+    alpha, scores, mixed = choose_alpha(base, model, evaluator, alphas)
+    logger.info("WiSE-FT: dev NDCG@10 by alpha %s; keeping alpha %.2f", scores, alpha)
+    return mixed, {"alpha": alpha, "dev_ndcg@10": {str(a): s for a, s in scores.items()}}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
