@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from eval.bm25 import ITALIAN_STOP_WORDS, bm25_run
+from eval.bm25 import bm25_run
 from eval.dense import encode_set, model_size, rank
 from eval.errors import SetUnavailable, UserError
 from eval.metrics import evaluate_run
@@ -82,11 +82,11 @@ def evaluate_model(
     return rows
 
 
-def bm25_rows(sets: list[RetrievalSet], stop_words: bool) -> list[dict[str, Any]]:
+def bm25_rows(sets: list[RetrievalSet], stop_words: bool, language: str = "ita_Latn") -> list[dict[str, Any]]:
     """The BM25 baseline row of every set."""
     rows = []
     for rs in sets:
-        run, speed = bm25_run(rs, k=10, stop_words=ITALIAN_STOP_WORDS if stop_words else None)
+        run, speed = bm25_run(rs, k=10, language=language, stop_words=stop_words)
         rows.append({"model": "bm25", "set": rs.name, "dim": None, "full_dim": True, "passages_per_s": speed})
         rows[-1].update(evaluate_run(run, rs.qrels))
         logger.info("bm25 / %s: NDCG@10 %.4f", rs.name, rows[-1]["ndcg@10"])
@@ -119,7 +119,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--passage-prompt", default="passage: ")
     p.add_argument("--no-title", dest="use_title", action="store_false", help="encode passage text without title")
     p.add_argument("--no-bm25", dest="bm25", action="store_false", help="skip the BM25 baseline")
-    p.add_argument("--bm25-stopwords", action="store_true", help="drop Italian stop words in BM25")
+    p.add_argument("--bm25-stopwords", action="store_true", help="drop the language file's stop words in BM25")
+    p.add_argument("--language", default="ita_Latn", help="language file for BM25's tokenizer (a bundled code or a "
+                   "YAML path; default ita_Latn)")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N, mps")
     p.add_argument("--progress", action="store_true", help="show encoding progress bars")
@@ -148,7 +150,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     names = [rs.name for rs in sets]
     if len(set(names)) != len(names):
         raise UserError(f"two sets have the same name {names}. Fix: name them, e.g. --sets a=PATH b=PATH.")
-    results: list[dict[str, Any]] = bm25_rows(sets, args.bm25_stopwords) if args.bm25 else []
+    results: list[dict[str, Any]] = bm25_rows(sets, args.bm25_stopwords, args.language) if args.bm25 else []
     model_info = {}
     for name, ref in models:
         rows = evaluate_model(name, ref, sets, args, device)

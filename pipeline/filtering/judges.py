@@ -66,8 +66,8 @@ class JudgePanel:
 def bm25_ranks(index, queries: list[str], positives: np.ndarray, depth: int) -> np.ndarray:
     """1-based BM25 rank of each query's positive; ``depth + 1`` when it is not among the top ``depth``."""
     out = np.full(len(queries), depth + 1, dtype=np.int64)
-    for i, (query, positive) in enumerate(zip(queries, positives)):
-        for rank, (doc, _score) in enumerate(index.top(query, depth), start=1):
+    for i, (hits, positive) in enumerate(zip(index.top_many(queries, depth), positives)):
+        for rank, (doc, _score) in enumerate(hits, start=1):
             if doc == positive:
                 out[i] = rank
                 break
@@ -98,7 +98,7 @@ def build_panel(rt, texts: list[str], language, cache_dir) -> JudgePanel:
     if rt.bm25_top_k:
         from pipeline.mining.bm25 import Bm25Index, LanguageTokenizer
 
-        index = Bm25Index(texts, LanguageTokenizer(language.spacy, language.stop_words))
+        index = Bm25Index(texts, LanguageTokenizer.for_language(language))
         depth = max(rt.bm25_top_k, 100)  # ranks past k are recorded too (up to 100), for the statistics
         judges.append(Judge("bm25", rt.bm25_top_k, lambda q, p: bm25_ranks(index, q, p, depth)))
     for j in rt.judges:

@@ -95,7 +95,7 @@ class MineStage(Stage):
                                            cache.folder)
             drops["guard_dense"] = miner.dense.guard_dropped
         if cfg.method in ("bm25", "hybrid"):
-            miner.bm25 = Bm25Index(corpus.texts, LanguageTokenizer(self.language.spacy, self.language.stop_words))
+            miner.bm25 = Bm25Index(corpus.texts, LanguageTokenizer.for_language(self.language))
         out = self._mine_all(miner, rows, drops)
         self._write(out)
         drops["positive_not_in_corpus"] = orphans

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from eval.bm25 import ITALIAN_STOP_WORDS, bm25_run, tokenize
+from eval.bm25 import bm25_run
 from eval.dense import quantized_pair, top_k, truncate
 from eval.metrics import evaluate_run
 from eval.sets import load_beir_folder
@@ -49,8 +49,15 @@ def test_quantized_rankings_follow_float() -> None:
 
 
 def test_bm25_tokens_and_run(toy_beir: Path) -> None:
-    assert tokenize("L'Italia è bella, vero?") == ["l", "italia", "è", "bella", "vero"]
-    assert tokenize("la capitale d'Italia", ITALIAN_STOP_WORDS) == ["capitale", "d", "italia"]
+    """eval's baseline is the pipeline's BM25: the same tokenizer as mining and the round-trip judge."""
+    from pipeline.languages import load_language
+    from pipeline.mining.bm25 import LanguageTokenizer
+
+    italian = load_language("ita_Latn")
+    assert LanguageTokenizer.for_language(italian, stop_words=False)("L'Italia è bella, vero?") == [
+        "l", "italia", "è", "bella", "vero"]
+    assert LanguageTokenizer.for_language(italian)("la capitale d'Italia") == ["capitale", "d", "italia"]
     rs = load_beir_folder(toy_beir)
-    run, speed = bm25_run(rs)
-    assert speed > 0 and evaluate_run(run, rs.qrels)["ndcg@10"] == 1.0
+    for stop_words in (False, True):
+        run, speed = bm25_run(rs, stop_words=stop_words)
+        assert speed > 0 and evaluate_run(run, rs.qrels)["ndcg@10"] == 1.0
