@@ -166,7 +166,9 @@ class GenerateStage(Stage):
                 for line in f:
                     chars += sum(len(m["content"]) for m in builder(json.loads(line)["text"]))
                     n += 1
-        return {"passages": self._covered, "to_send": n, "prompt_tokens_estimate": chars // 4}
+        # passages of the target that a batch or the store covers (a run stopped early with a smaller max_passages
+        # has batches beyond its target: they are kept, not counted)
+        return {"passages": min(self._covered, self._target()), "to_send": n, "prompt_tokens_estimate": chars // 4}
 
     # -------------------------------------------------------------------- run
     def process(self) -> dict[str, Any]:
