@@ -180,6 +180,10 @@ def run(cfg: TrainConfig) -> Path:
         else:
             logger.warning("the %r split has no queries with qrels: training without evaluation", cfg.data.dev_split)
 
+    alphas = cfg.training.wise_ft_alphas
+    if alphas and len(alphas) > 1 and evaluator is None:  # checked before training, so no trained model is lost
+        raise ConfigError(f"training.wise_ft_alphas lists {alphas} but the dev split has no queries to choose among "
+                          "them. Fix: give one value, or a dataset whose dev split has queries.")
     model = load_model(
         cfg.model.name_or_path,
         device=device,

@@ -56,13 +56,16 @@ def iter_texts(paths: Iterable[str | Path], limit: int | None = None) -> Iterato
                         return
 
 
+_TEXT_COLUMNS = {"text", "title", "query", "positive", "passage"}
+
+
 def _file_texts(path: Path) -> Iterator[str]:
     if path.suffix == ".parquet":
         import pyarrow.parquet as pq
 
         table = pq.read_table(path)
-        for name in table.column_names:
-            if str(table.schema.field(name).type) in ("string", "large_string"):
+        for name in table.column_names:  # the text columns of the published configs, not ids or styles
+            if name in _TEXT_COLUMNS or name.startswith("negative_") and name[9:].isdigit():
                 yield from (t for t in table.column(name).to_pylist() if isinstance(t, str))
         return
     opener = gzip.open if path.suffix == ".gz" else open
@@ -205,6 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         texts = list(iter_texts(args.texts, args.max_texts))
         if not texts:
             raise ConfigError(f"no text found in {args.texts}: give JSONL files with a 'text' field or Parquet files")
+        texts += [prompt for prompt in (model.prompts or {}).values() if prompt]  # "query: ", "passage: "
         counts = count_tokens(original, texts)
         chars = {c for t in texts for c in t if not c.isspace()}
         keep = kept_ids(original, counts, args.min_count, chars, args.vocab_size)

@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 
 import yaml
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, model_validator
 
 from pipeline.config.base import StrictModel, expand_env
 from pipeline.config.dataset import MineConfig, PublishConfig, SplitConfig
@@ -40,6 +40,23 @@ class PipelineConfig(StrictModel):
     mine: MineConfig = Field(default_factory=MineConfig)
     split: SplitConfig = Field(default_factory=SplitConfig)
     publish: PublishConfig = Field(default_factory=PublishConfig)
+
+    @model_validator(mode="after")
+    def _unbiased_split_needs_a_panel(self):
+        """dev/test drawn 'without the base model' needs a judge besides it and a panel the base does not rule."""
+        rt = self.filter.round_trip
+        if self.split.eval_queries != "unbiased" or not rt.enabled:
+            return self
+        others = (1 if rt.bm25_top_k else 0) + len(rt.judges)
+        if others == 0:
+            raise ValueError("split.eval_queries is 'unbiased' but the round-trip panel has no judge besides the base "
+                             "model: set filter.round_trip.bm25_top_k (or add filter.round_trip.judges), or set "
+                             "split.eval_queries: all")
+        if rt.agree == "all" or (isinstance(rt.agree, int) and rt.agree >= others + 1):
+            raise ValueError(f"filter.round_trip.agree={rt.agree!r} makes the base model approve every kept query, "
+                             "so no test split can be unbiased: use agree: any (or a number below the judge count), "
+                             "or set split.eval_queries: all")
+        return self
 
     @property
     def run_dir(self) -> Path:

@@ -82,7 +82,12 @@ class GroundingRules:
               needs_evidence: bool = False) -> tuple[str, str] | None:
         """The first rule the query breaks as ``(reason, detail)``, or None when it is grounded."""
         exact, stems = self._passage_vocab(passage)
-        invented = [n for n in self.names(query) if not self._grounded(n, exact, stems)]
+        # a name must be in the passage as it is ("Luciana" is not "Luciano", "Modesto" not "Modena"); a capitalised
+        # common noun may inflect like any word when the passage writes it in lower case ("Carabinieri")
+        lower = {fold(w) for w in _TOKEN.findall(unicodedata.normalize("NFKC", passage)) if w[:1].islower()}
+        lower_stems = {self._stem(w) for w in lower}
+        invented = [n for n in self.names(query) if fold(n) not in exact and not (
+            n[:1].isupper() and len(n) > self.stem_chars and self._stem(fold(n)) in lower_stems)]
         if invented:
             return "invented_name", ", ".join(fold(n) for n in invented[:5])
         share = self.content_share(query, passage)

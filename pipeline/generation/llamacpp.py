@@ -97,6 +97,7 @@ def local_server(backend: str, cfg: LlamaCppSettings, model_alias: str, log_path
     gguf = resolve_gguf(cfg)
     cmd = server_command(backend, cfg, gguf, model_alias)
     url = f"http://{cfg.host}:{cfg.port}/v1"
+    _check_port_free(cfg.host, cfg.port)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
         try:
@@ -121,6 +122,20 @@ def llamacpp_server(cfg: LlamaCppSettings, model_alias: str, log_path: Path):
     return local_server("llamacpp", cfg, model_alias, log_path)
 
 
+def _check_port_free(host: str, port: int) -> None:
+    """Refuse to start when something already listens on the port: it would answer in place of our server (an
+    orphan left by a killed run may serve another GGUF)."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.settimeout(1)
+        if probe.connect_ex((host, port)) == 0:
+            raise EndpointError(
+                f"something already listens on {host}:{port} (another LLM server, perhaps left by a killed run: "
+                f"`lsof -i :{port}` or `fuser {port}/tcp` names it). Stop it, or set generate.llamacpp.port to a "
+                "free port.")
+
+
 def _wait_ready(url: str, process: subprocess.Popen, timeout: float, log_path: Path) -> None:
     import httpx
 
@@ -131,7 +146,7 @@ def _wait_ready(url: str, process: subprocess.Popen, timeout: float, log_path: P
             raise EndpointError(f"the local LLM server exited with code {process.returncode} before it was ready; "
                                 f"see {log_path} (port in use? change generate.llamacpp.port).{tail}")
         try:
-            if httpx.get(f"{url}/models", timeout=2).status_code == 200:
+            if httpx.get(f"{url}/models", timeout=2).status_code == 200 and process.poll() is None:
                 return
         except httpx.HTTPError:
             pass

@@ -81,12 +81,14 @@ def reply_schema(styles: list[str]) -> dict:
 
 
 def prompt_hash(prompts: PromptSpec, styles: list[str]) -> str:
-    """Hash of everything that shapes the request except the passage (recorded with every query).
+    """Hash of everything that shapes the request except the passage (recorded with every query and stored reply):
+    the messages themselves, built around a placeholder passage, and the styles asked for.
 
-    The judge prompt (used by mine) is left out: editing it must not make finished generate output look stale.
+    What only the parser or other stages read (refusal phrases, the judge prompt, descriptions and examples of
+    styles not requested) is left out: editing it must not make finished replies look stale.
     """
-    shaping = prompts.model_dump(exclude={"judge"})
-    payload = json.dumps({"prompts": shaping, "styles": styles}, sort_keys=True, ensure_ascii=False)
+    messages = build_messages("\x00passage\x00", prompts, styles)
+    payload = json.dumps({"messages": messages, "styles": styles}, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(payload.encode()).hexdigest()[:12]
 
 

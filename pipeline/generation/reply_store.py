@@ -8,10 +8,12 @@ then generate sends only the passages that no stored reply covers.
 Each record ties a reply to what produced it::
 
     {"passage_id": ..., "text_sha1": <sha1 of the passage text>, "prompt_hash": ..., "model": ...,
+     "llm_file": <the GGUF served, local backends>, "config_hash": <generate's config hash>,
      "doc_id": ..., "reply": {"text": ..., "finish_reason": ..., "usage": {...}}}
 
-A stored reply made for other passage text (the corpus or the passages settings changed), another prompt or another
-model is never mixed in silently: loading it is an error that names the file and the fix.
+A stored reply made for other passage text (the corpus or the passages settings changed), another prompt, another
+model or GGUF, or other generation settings (temperature, max_tokens, response format) is never mixed in silently:
+loading it is an error that names the file and the fix.
 
 Example:
     >>> store = ReplyStore("data/replies/it_corpus")
@@ -73,13 +75,15 @@ class ReplyStore:
                 ) from None
         return out
 
-    def load(self, expect: dict[str, str], prompt_hash: str, model: str) -> dict[str, dict]:
+    def load(self, expect: dict[str, str], prompt_hash: str, model: str, config_hash: str | None = None,
+             llm_file: str | None = None) -> dict[str, dict]:
         """passage_id -> record, for the passages of ``expect`` (passage_id -> text sha1) that a stored reply covers.
 
-        Raises ConfigError when a stored reply belongs to other passages, another prompt or another model.
+        Raises ConfigError when a stored reply belongs to other passages, another prompt, another model or GGUF, or
+        other generation settings.
         """
         found: dict[str, dict] = {}
-        problems: dict[str, list[str]] = {"text": [], "unknown": [], "prompt": [], "model": []}
+        problems: dict[str, list[str]] = {"text": [], "unknown": [], "prompt": [], "model": [], "settings": []}
         for record in self.records():
             pid = record.get("passage_id")
             if pid not in expect:
@@ -88,8 +92,10 @@ class ReplyStore:
                 problems["text"].append(pid)
             elif record.get("prompt_hash") != prompt_hash:
                 problems["prompt"].append(pid)
-            elif record.get("model") != model:
+            elif record.get("model") != model or (llm_file and record.get("llm_file") not in (None, llm_file)):
                 problems["model"].append(pid)
+            elif config_hash and record.get("config_hash") not in (None, config_hash):
+                problems["settings"].append(pid)
             else:
                 found[pid] = record
         self._raise_mismatch(problems, prompt_hash, model)
@@ -111,5 +117,9 @@ class ReplyStore:
                 f"run's prompt hash is {prompt_hash}): the language file's prompts or generate.styles changed. {fix}")
         if problems["model"]:
             raise ConfigError(
-                f"{len(problems['model'])} stored replies in {self.folder} were made by another model (this run "
-                f"asks '{model}'). {fix}")
+                f"{len(problems['model'])} stored replies in {self.folder} were made by another model or GGUF file "
+                f"(this run asks '{model}'). {fix}")
+        if problems["settings"]:
+            raise ConfigError(
+                f"{len(problems['settings'])} stored replies in {self.folder} were made with other generation "
+                f"settings (temperature, max_tokens, response format, styles: the generate section changed). {fix}")

@@ -18,7 +18,7 @@ import gzip
 import hashlib
 import json
 import time
-import zlib
+from collections import Counter
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ from pipeline.executors import make_executor, read_step_stats
 from pipeline.generation.endpoint import QueryInferenceRunner, api_key_from_env, preflight, query_rollout, redact
 from pipeline.generation.llamacpp import LOCAL_BACKENDS, local_server, resolve_gguf
 from pipeline.generation.prompts import build_messages, parse_reply, prompt_hash, reply_schema, styles_for
+from pipeline.generation.raw_replies import MAX_ATTEMPTS, TRANSIENT, error_cause, raw_records, reply_of
 from pipeline.generation.reply_store import ReplyStore, text_sha1
 from pipeline.stages.base import Stage, format_drops
 from pipeline.stages.passages import read_passages
@@ -65,7 +66,11 @@ class GenerateStage(Stage):
         return styles_for(self.config.generate.styles, self.config.generate.queries_per_passage)
 
     expensive = True
-    _stored_records: dict[str, dict] = {}  # set by _prepare_batches
+
+    def __init__(self, config):
+        super().__init__(config)
+        self._stored_records: dict[str, dict] = {}  # set by _prepare_batches
+        self._llm_file: str | None = None  # the GGUF a local backend serves, set by process
 
     def config_hash(self) -> str:
         # max_passages only sets how far into the seeded order to go (growing it extends a finished run), and
@@ -76,10 +81,9 @@ class GenerateStage(Stage):
                                          sort_keys=True).encode()).hexdigest()[:16]
 
     def extent_done(self, stats: dict) -> bool:
-        # passages whose request failed for a passing cause (endpoint down, a glitch after every retry) are sent
-        # again on a rerun; a 400 (prompt too long) is final
-        failed = sum(n for cause, n in (stats.get("request_errors_by_cause") or {}).items() if cause in _TRANSIENT)
-        return stats.get("passages_in", 0) >= self._target() and not failed
+        # passages of the target whose request failed for a passing cause (endpoint down, a glitch after every retry)
+        # are sent again on a rerun, up to MAX_ATTEMPTS runs each; a 400 (prompt too long) is final
+        return stats.get("passages_in", 0) >= self._target() and not stats.get("retryable_failures", 0)
 
     def _order(self):
         """All passages in a seeded random order; a run takes a prefix of it, so growing a run appends."""
@@ -89,6 +93,9 @@ class GenerateStage(Stage):
         if table.num_rows == 0:
             raise StageError("the passages stage produced no passages: nothing to generate queries for")
         return table.take(np.random.default_rng(self.config.seed).permutation(table.num_rows))
+
+    def _target_ids(self) -> set[str]:
+        return set(self._order().slice(0, self._target()).column("passage_id").to_pylist())
 
     def _target(self) -> int:
         n_total = read_passages(self.run_dir).num_rows
@@ -108,7 +115,8 @@ class GenerateStage(Stage):
             return {}
         expect = {pid: text_sha1(text) for pid, text in zip(order.column("passage_id").to_pylist(),
                                                              order.column("text").to_pylist())}
-        return self.store.load(expect, prompt_hash(self.language.prompts, self.styles), self.config.generate.model)
+        return self.store.load(expect, prompt_hash(self.language.prompts, self.styles), self.config.generate.model,
+                               self.config_hash(), self._llm_file)
 
     def _prepare_batches(self) -> list[Path]:
         """The batches to run. Input is written in batches of ``batch_passages``: the target prefix of the seeded
@@ -127,17 +135,11 @@ class GenerateStage(Stage):
         if len(covered) > target:
             print(f"[generate] {len(covered)} passages already in batches (more than max_passages={target}); "
                   "keeping what they hold")
-        usable, failed = set(), set()
-        for record in self._raw_records(tolerant=True):
-            error = _reply_of(record).get("error")
-            if error is None or _error_cause(error) not in _TRANSIENT:
-                usable.add(record["id"])  # answered, or failed for good (a 400): not sent again
-            else:
-                failed.add(record["id"])
-        failed -= usable | set(self._stored_records)
+        wanted = order.slice(0, target).to_pylist()
+        usable, failed = self._answered()
+        failed = failed & {row["passage_id"] for row in wanted}
         if failed:
             print(f"[generate] {len(failed)} passages whose request failed earlier are sent again")
-        wanted = order.slice(0, target).to_pylist()
         needed = {row["passage_id"] for row in wanted} - usable - set(self._stored_records)
         todo = [row for row in wanted if row["passage_id"] in needed
                 and (row["passage_id"] not in covered or row["passage_id"] in failed)]
@@ -158,6 +160,19 @@ class GenerateStage(Stage):
         # a batch runs while it holds a passage still needed, or while it is unfinished and not new (resume)
         return [path for path in batches if ids_of[path] & needed]
 
+    def _answered(self) -> tuple[set[str], set[str]]:
+        """(passages answered or failed for good, passages to send again): a passage whose request failed for a
+        passing cause is sent again until it has failed MAX_ATTEMPTS times (then it is final, as a 400 is)."""
+        usable, failures = set(), Counter()
+        for record in self._raw_records(tolerant=True):
+            error = reply_of(record).get("error")
+            if error is None or error_cause(error) not in TRANSIENT:
+                usable.add(record["id"])  # answered, or failed for good (a 400): not sent again
+            else:
+                failures[record["id"]] += 1
+        usable |= {pid for pid, n in failures.items() if n >= MAX_ATTEMPTS}
+        return usable, set(failures) - usable - set(self._stored_records)
+
     def _estimate(self, batches: list[Path]) -> dict[str, int]:
         builder = MessageBuilder(self.language.prompts, self.styles)
         chars = n = 0
@@ -173,6 +188,7 @@ class GenerateStage(Stage):
     # -------------------------------------------------------------------- run
     def process(self) -> dict[str, Any]:
         gen = self.config.generate
+        self._llm_file = Path(resolve_gguf(gen.llamacpp)).name if gen.backend in LOCAL_BACKENDS else None
         batches = self._prepare_batches()
         estimate = self._estimate(batches)
         done = self._count_done() + len(self._stored_records)
@@ -180,7 +196,6 @@ class GenerateStage(Stage):
               f"{estimate['prompt_tokens_estimate']:,} prompt tokens (chars/4 estimate); {done} already done"
               + (f" ({len(self._stored_records)} from {self.store.folder})" if self._stored_records else ""))
         start = time.time()
-        self._llm_file = Path(resolve_gguf(gen.llamacpp)).name if gen.backend in LOCAL_BACKENDS else None
         with ExitStack() as stack:
             url = gen.endpoint_url
             if gen.backend in LOCAL_BACKENDS and batches:  # nothing to send (all stored): no server to start
@@ -190,10 +205,31 @@ class GenerateStage(Stage):
                 preflight(url, api_key_from_env(gen.api_key_env), gen.model, gen.api_key_env)
             sent = 0
             for batch in batches:
-                sent += self._run_inference(batch, url)
+                sent_now = self._run_inference(batch, url)
+                sent += sent_now
+                self._export(batch)
+                if sent_now:  # a batch finished earlier keeps its old failures: they are being sent again
+                    self._stop_if_failing(batch, url)
+        for batch in self._batches():  # finished before reply_store was set, or in a run stopped early
+            if self._finished(batch):
                 self._export(batch)
         elapsed = time.time() - start
         return self._collect(estimate, elapsed, sent)
+
+    def _finished(self, batch: Path) -> bool:
+        return (self.dir / "logs" / batch.name.split(".")[0] / "completions" / "00000").is_file()
+
+    def _stop_if_failing(self, batch: Path, url: str | None) -> None:
+        """Stop the run when most of a batch failed for passing causes (the server died, the endpoint is down):
+        going on would only mark every remaining passage as failed."""
+        records = list(self._raw_records(batch.name.split(".")[0], tolerant=True))
+        failed = [r for r in records if error_cause(reply_of(r).get("error") or "ok") in TRANSIENT]
+        if len(records) >= 4 and len(failed) > len(records) / 2:
+            causes = Counter(error_cause(reply_of(r)["error"]) for r in failed)
+            raise EndpointError(
+                f"{len(failed)} of {len(records)} requests of {batch.name} failed ({dict(causes)}): the LLM server at "
+                f"{url} looks down or overloaded (see {self.dir} for its log). Everything answered is kept; fix the "
+                "cause and rerun the same command: the failed passages are sent again.")
 
     def _run_inference(self, batch: Path, url: str | None) -> int:
         """Run one batch through InferenceRunner; return the requests really sent (cache replays excluded)."""
@@ -251,17 +287,7 @@ class GenerateStage(Stage):
         return sum(1 for _ in self._raw_records(tolerant=True))
 
     def _raw_records(self, batch: str = "*", tolerant: bool = False):
-        """Raw replies written by InferenceRunner. ``tolerant``: a chunk cut short by a kill (InferenceRunner
-        rewrites it from its checkpoint on resume) yields what it holds instead of raising."""
-        for path in sorted((self.dir / "raw").glob(f"{batch}/*.jsonl.gz")):
-            try:
-                with gzip.open(path, "rt", encoding="utf-8") as f:
-                    for line in f:
-                        if line.strip():
-                            yield json.loads(line)
-            except (EOFError, OSError, zlib.error, json.JSONDecodeError):
-                if not tolerant:
-                    raise
+        return raw_records(self.dir / "raw", batch, tolerant)
 
     def _export(self, batch: Path) -> None:
         """Copy a finished batch's usable replies into the reply store (errors stay out: they are sent again)."""
@@ -270,11 +296,12 @@ class GenerateStage(Stage):
         phash, model = prompt_hash(self.language.prompts, self.styles), self.config.generate.model
         records = []
         for record in self._raw_records(batch.name.split(".")[0]):
-            reply = _reply_of(record)
+            reply = reply_of(record)
             if "error" not in reply:
                 records.append({"passage_id": record["id"], "text_sha1": text_sha1(record["text"]),
                                 "doc_id": record.get("metadata", {}).get("doc_id", ""), "prompt_hash": phash,
-                                "model": model, "reply": reply})
+                                "model": model, "llm_file": self._llm_file, "config_hash": self.config_hash(),
+                                "reply": reply})
         path = self.store.add(records)
         if path:
             print(f"[generate] {len(records)} replies of {batch.name} kept in {path} (commit it to keep them)")
@@ -297,17 +324,17 @@ class GenerateStage(Stage):
         seen, usage, causes = set(), {"prompt_tokens": 0, "completion_tokens": 0}, {}
         chosen: dict[str, dict] = {}  # one record per passage: a usable reply wins over a failed request
         for record in self._all_records():
-            if record["id"] not in chosen or ("error" in _reply_of(chosen[record["id"]])
-                                              and "error" not in _reply_of(record)):
+            if record["id"] not in chosen or ("error" in reply_of(chosen[record["id"]])
+                                              and "error" not in reply_of(record)):
                 chosen[record["id"]] = record
         for record in chosen.values():
             seen.add(record["id"])
-            reply = _reply_of(record)
+            reply = reply_of(record)
             for key in usage:
                 usage[key] += (reply.get("usage") or {}).get(key, 0) or 0
             if "error" in reply:
                 parsed_reason, parsed = "request_error", None
-                cause = _error_cause(reply["error"])
+                cause = error_cause(reply["error"])
                 causes[cause] = causes.get(cause, 0) + 1
             else:
                 parsed = parse_reply(reply.get("text", ""), reply.get("finish_reason"), styles, refusals)
@@ -338,6 +365,7 @@ class GenerateStage(Stage):
         return {
             "passages_in": estimate["passages"], "replies": len(seen), "rows": len(rows),
             "replies_dropped": drops, "queries_dropped": query_drops, "request_errors_by_cause": causes,
+            "retryable_failures": len(self._answered()[1] & self._target_ids()),
             "prompt_tokens_estimate": estimate["prompt_tokens_estimate"], **usage,
             "requests_this_run": sent,
             "requests_per_s": round(sent / elapsed, 4) if elapsed > 0 else None,  # server start-up included
@@ -351,26 +379,6 @@ class GenerateStage(Stage):
                 f"; {stats['requests_per_s']} requests/s")
 
 
-_TRANSIENT = ("timeout", "rate_limit", "server_error", "connection", "malformed_reply")  # a rerun may succeed
-_CAUSES = _TRANSIENT
-
-
-def _error_cause(message: str) -> str:
-    """The cause tag the endpoint server puts first (pipeline/generation/endpoint.py), else 'other'."""
-    head = str(message).split(":", 1)[0].strip()
-    return head if head in _CAUSES else ("bad_request" if "Error code: 400" in str(message) else "other")
-
-
-def _reply_of(record: dict) -> dict:
-    """The reply InferenceRunner recorded for a passage (an ``error`` entry when the request failed)."""
-    return (record.get("metadata", {}).get("reply") or [{"error": "no reply"}])[0]
-
-
 def _write_parquet(path: Path, rows: list[dict], columns: list[str]) -> None:
     table = pa.Table.from_pylist(rows) if rows else pa.table({c: pa.array([], pa.string()) for c in columns})
     pq.write_table(table.select(columns), path)
-
-
-def _count_lines(path: Path) -> int:
-    with gzip.open(path, "rt", encoding="utf-8") as f:
-        return sum(1 for line in f if line.strip())

@@ -78,3 +78,14 @@ def test_unknown_language_lists_the_bundled_ones(tmp_path):
     broken.write_text("code: x\n")
     with pytest.raises(ConfigError, match="language file .* is invalid"):
         load_language(str(broken))
+
+
+@pytest.mark.parametrize(("round_trip", "message"), [
+    ({"bm25_top_k": None}, "no judge besides the base"),
+    ({"agree": "all"}, "makes the base model approve every kept query"),
+    ({"agree": 2}, "makes the base model approve every kept query"),
+])
+def test_unbiased_split_needs_a_panel_the_base_does_not_rule(round_trip, message):
+    with pytest.raises(ConfigError, match=message):
+        config_from_dict({"filter": {"round_trip": round_trip}})
+    config_from_dict({"filter": {"round_trip": round_trip}, "split": {"eval_queries": "all"}})  # allowed then

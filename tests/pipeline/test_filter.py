@@ -57,7 +57,8 @@ PLANTED = [
 
 def filter_config(tmp_path: Path, run_name: str = "flt", **filter_section):
     section = {"round_trip": {"enabled": False}, "grounding": {"enabled": False}, **filter_section}
-    return config_from_dict({"run_name": run_name, "output_dir": str(tmp_path / "runs"), "filter": section})
+    return config_from_dict({"run_name": run_name, "output_dir": str(tmp_path / "runs"), "filter": section,
+                             "split": {"eval_queries": "all"}})  # any panel: these tests are about the filter
 
 
 def make_run(tmp_path: Path, queries: list[tuple], passages: list[dict] = PASSAGES, run_name: str = "flt",

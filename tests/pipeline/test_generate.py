@@ -336,3 +336,31 @@ def test_api_key_echoed_by_the_endpoint_is_redacted(tmp_path, server):
     assert grep_run_folder(cfg.run_dir, SECRET) == []
     dropped = pq.read_table(cfg.run_dir / "generate" / "dropped.parquet").to_pylist()
     assert "[REDACTED]" in dropped[0]["raw"]
+
+
+def test_a_passage_that_keeps_failing_becomes_final(tmp_path, server):
+    """Sent again on reruns, but after MAX_ATTEMPTS failed runs its failure is final: the stage finishes."""
+    from pipeline.generation.raw_replies import MAX_ATTEMPTS
+
+    passages = italian_passages(5)
+    passages[0]["text"] = "[[DOWN]] " + passages[0]["text"]
+    cfg = gen_config(tmp_path, server.url, max_retries=0)
+    write_passages(cfg.run_dir, passages)
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        stats = GenerateStage(cfg).run()
+        assert server.requests[passages[0]["text"]] == attempt
+        assert GenerateStage(cfg).is_done() == (attempt == MAX_ATTEMPTS)
+    assert stats["retryable_failures"] == 0 and stats["replies_dropped"] == {"request_error": 1}
+
+
+def test_a_dead_endpoint_stops_the_run_instead_of_failing_every_passage(tmp_path, server):
+    passages = italian_passages(8)
+    for p in passages:
+        p["text"] = "[[DOWN]] " + p["text"]
+    cfg = gen_config(tmp_path, server.url, max_retries=0, batch_passages=4, max_passages=8)
+    write_passages(cfg.run_dir, passages)
+    with pytest.raises(EndpointError, match="4 of 4 requests of batch_000.* looks down"):
+        GenerateStage(cfg).run()
+    assert server.stats()["chat_requests"] == 4  # the second batch was never sent
+    server.down = False
+    assert GenerateStage(cfg).run()["rows"] == 24  # the rerun sends the failed and the unsent passages

@@ -80,3 +80,10 @@ def test_the_filter_counts_grounding_drops_by_reason(tmp_path):
     kept = pq.read_table(cfg.run_dir / "filter" / "queries.parquet").to_pylist()
     assert sorted(q["query"] for q in kept) == sorted(q for _, q, _, r in PLANTED if r is None)
     assert {q["evidence"] for q in kept} >= {"6 settembre 2007", "nel Duomo"}
+
+
+def test_names_match_exactly_common_nouns_may_inflect(rules):
+    passage = "Luciano Pavarotti è morto a Modena. I carabinieri hanno aperto un'indagine."
+    assert rules.check("quando è morto Luciana Pavarotti a Modesto?", None, passage,
+                       min_content_share=0.5)[0] == "invented_name"
+    assert rules.check("indagine Carabiniere Modena", None, passage, min_content_share=0.5) is None

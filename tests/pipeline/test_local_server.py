@@ -117,3 +117,13 @@ def test_generate_refuses_before_sending_when_the_server_fails(tmp_path):
         GenerateStage(cfg).run()
     assert not (cfg.run_dir / "generate" / "_SUCCESS.json").exists()
     assert os.path.isfile(cfg.run_dir / "generate" / "llama-server.log")
+
+
+def test_a_busy_port_is_refused_before_starting(tmp_path):
+    cfg = server_config(tmp_path, write_binary(tmp_path, FAKE_SERVER))
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", cfg.generate.llamacpp.port))
+        busy.listen()
+        with pytest.raises(EndpointError, match="already listens on 127.0.0.1"):
+            with local_server("llama-server", cfg.generate.llamacpp, "m", tmp_path / "log"):
+                pass

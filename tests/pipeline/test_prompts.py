@@ -230,3 +230,13 @@ def test_reply_example_shows_only_the_requested_styles(prompts):
     assert [item["style"] for item in example["queries"]] == ["keywords", "question"]
     assert all(set(item) == {"style", "query", "answer"} for item in example["queries"])
     assert reply_example(prompts.model_copy(update={"example": "{fisso}"}), ["question"]) == "{fisso}"
+
+
+def test_prompt_hash_ignores_what_the_request_does_not_carry(prompts):
+    """Refusal phrases (parser only) and styles not requested do not change the hash; the demo does."""
+    base = prompt_hash(prompts, ["question", "keywords"])
+    assert prompt_hash(prompts.model_copy(update={"refusals": ["nuova frase"]}), ["question", "keywords"]) == base
+    styles = {**prompts.styles, "descriptive": "un'altra descrizione"}
+    assert prompt_hash(prompts.model_copy(update={"styles": styles}), ["question", "keywords"]) == base
+    demo = prompts.demo.model_copy(update={"passage": prompts.demo.passage + " Fine."})
+    assert prompt_hash(prompts.model_copy(update={"demo": demo}), ["question", "keywords"]) != base
