@@ -54,11 +54,15 @@ def run_stages(config, stages: list[str], force: bool = False) -> dict[str, dict
     return results
 
 
+def _interrupt(signum, frame) -> None:
+    """A plain `kill` (SIGTERM) stops the run like Ctrl-C: cleanups run, so no local LLM server is left behind."""
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    sys.stdout.reconfigure(line_buffering=True)
-    # a plain `kill` (SIGTERM) stops the run like Ctrl-C: cleanups run, so a local LLM server is not left behind
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))  # progress lines show up at once, also when logged to a file
+    sys.stdout.reconfigure(line_buffering=True)  # progress lines show up at once, also when logged to a file
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         config = load_config(args.config, {"output_dir": args.output_dir, "run_name": args.run_name})
         if args.max_passages is not None:
