@@ -9,6 +9,7 @@ from what it had written.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import time
@@ -81,8 +82,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted: rerun the same command to resume; finished work is kept", file=sys.stderr)
-        return 130
+        print("interrupted: rerun the same command to resume; finished work is kept", file=sys.stderr, flush=True)
+        sys.stdout.flush()
+        # leave now: worker threads of an interrupted inference (datatrove's, httpx's) would keep the process alive;
+        # everything written so far is complete files or resumable checkpoints
+        os._exit(130)
     return 0
 
 
