@@ -108,6 +108,10 @@ class GroundingConfig(StrictModel):
     evidence_styles: list[str] = Field(
         default_factory=lambda: ["question"],
         description="styles whose evidence (the reply's answer) must be in the passage and not in the query")
+    min_specific_words: dict[str, int] = Field(
+        default_factory=lambda: {"question": 4, "keywords": 3},
+        description="per style: a query with no name or number needs this many content words (specific enough "
+        "that a person could type it without having read the passage)")
     min_evidence_copied: float = Field(0.8, gt=0, le=1, description="share of the evidence that must be verbatim")
     stem_chars: int = Field(4, ge=3, description="words match by a shared prefix of this many characters")
 

@@ -79,8 +79,15 @@ class GroundingRules:
         return sum(self._grounded(w, exact, stems) for w in content) / len(content)
 
     def check(self, query: str, evidence: str | None, passage: str, *, min_content_share: float,
-              needs_evidence: bool = False) -> tuple[str, str] | None:
-        """The first rule the query breaks as ``(reason, detail)``, or None when it is grounded."""
+              needs_evidence: bool = False, min_specific_words: int = 0) -> tuple[str, str] | None:
+        """The first rule the query breaks as ``(reason, detail)``, or None when it is grounded.
+
+        ``min_specific_words``: a query without a name or a number needs at least this many content words; "chi ha
+        visto il disastro?" is answerable from its passage but names nothing a searcher would know to type.
+        """
+        content = [w for w in words(query) if fold(w) not in self.stop_words]
+        if min_specific_words and not self.names(query) and len(content) < min_specific_words:
+            return "not_specific", f"{len(content)} content words and no name or number"
         exact, stems = self._passage_vocab(passage)
         # a name must be in the passage as it is ("Luciana" is not "Luciano", "Modesto" not "Modena"); a capitalised
         # common noun may inflect like any word when the passage writes it in lower case ("Carabinieri")

@@ -131,7 +131,8 @@ class FilterStage(Stage):
             return self._grounding_rules().check(
                 query, q.get("evidence"), text_of.get(q["passage_id"], ""),
                 min_content_share=g.min_content_share.get(q["style"], 0.0),
-                needs_evidence=q["style"] in g.evidence_styles)
+                needs_evidence=q["style"] in g.evidence_styles,
+                min_specific_words=g.min_specific_words.get(q["style"], 0))
         return None
 
     def _grounding_rules(self) -> GroundingRules:

@@ -62,7 +62,8 @@ def test_numbers_must_match_exactly(rules):
 def test_the_filter_counts_grounding_drops_by_reason(tmp_path):
     passages = [{"passage_id": "p0", "text": PAVAROTTI}]
     queries = [(f"q{i}", "p0", q, reason) for i, (_, q, _, reason) in enumerate(PLANTED)]
-    cfg = make_run(tmp_path, queries, passages=passages, grounding={"enabled": True}, max_questions=None,
+    cfg = make_run(tmp_path, queries, passages=passages, grounding={"enabled": True, "min_specific_words": {}},
+                   max_questions=None,
                    language_check=False, near_duplicate_threshold=1.0)
     # the planted styles and evidence go into generate's output
     table = pq.read_table(cfg.run_dir / "generate" / "queries.parquet").to_pylist()
@@ -87,3 +88,17 @@ def test_names_match_exactly_common_nouns_may_inflect(rules):
     assert rules.check("quando è morto Luciana Pavarotti a Modesto?", None, passage,
                        min_content_share=0.5)[0] == "invented_name"
     assert rules.check("indagine Carabiniere Modena", None, passage, min_content_share=0.5) is None
+
+
+@pytest.mark.parametrize(("style", "query", "kept"), [
+    ("question", "chi ha visto il disastro?", False),  # answerable, but names nothing a searcher knows
+    ("question", "qual è il titolo della campagna?", False),
+    ("question", "quando è morto Pavarotti?", True),  # a name
+    ("question", "quanti anni aveva il tenore alla morte?", True),  # four content words
+    ("keywords", "funerali tenore", False),
+    ("keywords", "funerali tenore migliaia", True),
+])
+def test_a_query_must_be_specific(rules, style, query, kept):
+    verdict = rules.check(query, "71 anni", PAVAROTTI, min_content_share=0.0,
+                          min_specific_words={"question": 4, "keywords": 3}[style])
+    assert (verdict is None or verdict[0] != "not_specific") == kept, verdict
