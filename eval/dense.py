@@ -130,6 +130,8 @@ def rank(
 
 def model_size(model: SentenceTransformer, path: str | None = None) -> dict[str, float | str]:
     """Parameters, and megabytes (10^6 bytes) of weight files on disk (in-memory size if no local folder)."""
+    if hasattr(model, "size"):  # an OnnxEmbedder knows its own file
+        return model.size()
     params = sum(p.numel() for p in model.parameters())
     weights = []
     if path and Path(path).is_dir():

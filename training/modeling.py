@@ -28,6 +28,13 @@ def is_local_reference(name: str) -> bool:
 
 def check_model_folder(folder: Path) -> None:
     """Raise ModelError unless ``folder`` looks like a sentence-transformers (or plain transformers) model."""
+    if folder.suffix == ".onnx":
+        if not folder.is_file():
+            raise ModelError(
+                f"ONNX file {str(folder)!r} does not exist. Fix: write it with "
+                "`python -m training.onnx_export --model MODEL --output DIR` (DIR/onnx/model_qint8.onnx)."
+            )
+        return
     if not folder.exists():
         raise ModelError(f"model folder {str(folder)!r} does not exist. {_FIX}")
     if not folder.is_dir():
@@ -65,11 +72,16 @@ def load_model(
     """Load a SentenceTransformer, turning every loading failure into a ModelError that names the model.
 
     Args:
-        name_or_path: local folder or Hub id.
+        name_or_path: local folder, Hub id, or an ``.onnx`` file written by ``python -m training.onnx_export``
+            (returns an ``OnnxEmbedder``, which encodes like a SentenceTransformer but cannot be trained).
         device: torch device (``cpu``, ``cuda``...); None lets sentence-transformers choose.
         revision: Hub revision (branch, tag or commit); ignored for local folders.
         **kwargs: passed on to ``SentenceTransformer`` (e.g. ``model_card_data``).
     """
+    if name_or_path.endswith(".onnx"):  # an exported graph: encoded with onnxruntime (training/onnx_model.py)
+        from training.onnx_model import OnnxEmbedder
+
+        return OnnxEmbedder(name_or_path)
     if is_local_reference(name_or_path):
         folder = Path(name_or_path).expanduser()
         check_model_folder(folder)
