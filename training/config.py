@@ -79,8 +79,10 @@ class TrainingSection(_Section):
     dataloader_num_workers: int = Field(0, ge=0)
     gradient_checkpointing: bool = False
     wise_ft_alphas: list[float] | None = Field(
-        None, description="WiSE-FT: mix base and fine-tuned weights, (1-a)*base + a*ft, with the a among these that "
-        "scores best on the dev split (one value: that a); null: no interpolation")
+        None,
+        description="WiSE-FT: mix base and fine-tuned weights, (1-a)*base + a*ft, with the a among these that "
+        "scores best on the dev split (one value: that a); null: no interpolation",
+    )
 
     @field_validator("wise_ft_alphas")
     @classmethod
@@ -89,9 +91,29 @@ class TrainingSection(_Section):
             return None
         bad = [a for a in alphas if not 0.0 <= a <= 1.0]
         if not alphas or bad:
-            raise ValueError(f"interpolation weights must lie in [0, 1] (0: the base model, 1: the fine-tuned one); "
-                             f"got {bad or alphas}")
+            raise ValueError(
+                f"interpolation weights must lie in [0, 1] (0: the base model, 1: the fine-tuned one); "
+                f"got {bad or alphas}"
+            )
         return sorted(set(alphas))
+
+
+class TeacherSection(_Section):
+    model: str | None = Field(
+        None,
+        description="cross-encoder or embedder whose scores the student learns "
+        "(training/distill.py); null: InfoNCE on the triplets",
+    )
+    kind: Literal["auto", "cross-encoder", "embedder"] = "auto"
+    loss: Literal["distill_kl", "margin_mse"] = "distill_kl"
+    temperature: float | None = Field(
+        None, gt=0, description="teacher score divisor; null: 1.0 for a cross-encoder, 0.05 for an embedder"
+    )
+    query_prompt: str | None = Field(None, description="embedder teacher's query prompt; null: model.query_prompt")
+    passage_prompt: str | None = Field(
+        None, description="embedder teacher's passage prompt; null: model.passage_prompt"
+    )
+    batch_size: int = Field(64, ge=1)
 
 
 class CardSection(_Section):
@@ -117,6 +139,7 @@ class TrainConfig(_Section):
     data: DataSection = Field(default_factory=DataSection)
     loss: LossSection = Field(default_factory=LossSection)
     training: TrainingSection = Field(default_factory=TrainingSection)
+    teacher: TeacherSection = Field(default_factory=TeacherSection)
     card: CardSection = Field(default_factory=CardSection)
     hub: HubSection = Field(default_factory=HubSection)
 

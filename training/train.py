@@ -1,7 +1,8 @@
 """Fine-tune a sentence-transformers embedder on the dataset's triplets (``python -m training.train``).
 
 Loss: CachedMultipleNegativesRankingLoss (InfoNCE over in-batch and mined hard negatives, with GradCache so the
-contrastive batch can exceed GPU memory), optionally wrapped in MatryoshkaLoss. e5 prompts go in through the
+contrastive batch can exceed GPU memory), or with ``teacher.model`` set a distillation loss on the teacher's scores
+(training/distill.py), optionally wrapped in MatryoshkaLoss. e5 prompts go in through the
 ``prompts`` training argument; batches hold no duplicate texts (``BatchSamplers.NO_DUPLICATES``). The dev split is
 scored with InformationRetrievalEvaluator during training and the best checkpoint by NDCG@10 is kept.
 
@@ -35,6 +36,7 @@ from torch import nn
 from training.config import TrainConfig, load_config
 from training.data import DatasetSource, IRData, describe_dataset, load_ir_split, load_triplets
 from training.device import resolve_device, resolve_precision
+from training.distill import LABEL, add_teacher_scores, build_distillation_loss
 from training.errors import ConfigError, ModelError, UserError
 from training.interpolate import choose_alpha, interpolate
 from training.modeling import check_model_folder, embedding_dimension, is_local_reference, load_model
@@ -46,10 +48,14 @@ BEST_METRIC = f"eval_{DEV_NAME}_cosine_ndcg@10"
 
 
 def build_loss(model: SentenceTransformer, cfg: TrainConfig) -> nn.Module:
-    """CachedMultipleNegativesRankingLoss, wrapped in MatryoshkaLoss when ``loss.matryoshka_dims`` is set."""
-    loss: nn.Module = CachedMultipleNegativesRankingLoss(
-        model, scale=cfg.loss.scale, mini_batch_size=cfg.loss.mini_batch_size
-    )
+    """CachedMultipleNegativesRankingLoss (or, with a teacher, a distillation loss: training/distill.py), wrapped
+    in MatryoshkaLoss when ``loss.matryoshka_dims`` is set."""
+    if cfg.teacher.model:
+        loss: nn.Module = build_distillation_loss(model, cfg)
+    else:
+        loss = CachedMultipleNegativesRankingLoss(
+            model, scale=cfg.loss.scale, mini_batch_size=cfg.loss.mini_batch_size
+        )
     dims = cfg.loss.matryoshka_dims
     if not dims:
         return loss
@@ -92,6 +98,7 @@ def build_args(
 ) -> SentenceTransformerTrainingArguments:
     """Training arguments: prompts per column, NO_DUPLICATES batches, warm-up + schedule, precision, best model."""
     t = cfg.training
+    columns = [c for c in columns if c != LABEL]  # the teacher's scores are not a text
     prompts = {c: (cfg.model.query_prompt if c == "query" else cfg.model.passage_prompt) for c in columns}
     prompts = {c: p for c, p in prompts.items() if p}
     return SentenceTransformerTrainingArguments(
@@ -161,14 +168,18 @@ def run(cfg: TrainConfig) -> Path:
     if is_local_reference(cfg.model.name_or_path):  # fail before the slow work
         check_model_folder(Path(cfg.model.name_or_path).expanduser())
     if cfg.training.wise_ft_alphas and len(cfg.training.wise_ft_alphas) > 1 and not cfg.data.dev_split:
-        raise ConfigError(f"training.wise_ft_alphas lists {cfg.training.wise_ft_alphas} but data.dev_split is null: "
-                          "there is nothing to choose among them on. Fix: give one value, or set data.dev_split.")
+        raise ConfigError(
+            f"training.wise_ft_alphas lists {cfg.training.wise_ft_alphas} but data.dev_split is null: "
+            "there is nothing to choose among them on. Fix: give one value, or set data.dev_split."
+        )
     source = describe_dataset(cfg.data.dataset, cfg.data.revision)
     logger.info("dataset %s, device %s, precision %s", source.display_name, device, precision)
 
     train_ds = load_triplets(
         source, cfg.data.train_split, cfg.data.num_negatives, cfg.data.max_train_samples, cfg.training.seed
     )
+    if cfg.teacher.model:
+        train_ds = add_teacher_scores(train_ds, cfg, device)
     evaluator = None
     if cfg.data.dev_split:
         ir = load_ir_split(
@@ -182,8 +193,10 @@ def run(cfg: TrainConfig) -> Path:
 
     alphas = cfg.training.wise_ft_alphas
     if alphas and len(alphas) > 1 and evaluator is None:  # checked before training, so no trained model is lost
-        raise ConfigError(f"training.wise_ft_alphas lists {alphas} but the dev split has no queries to choose among "
-                          "them. Fix: give one value, or a dataset whose dev split has queries.")
+        raise ConfigError(
+            f"training.wise_ft_alphas lists {alphas} but the dev split has no queries to choose among "
+            "them. Fix: give one value, or a dataset whose dev split has queries."
+        )
     model = load_model(
         cfg.model.name_or_path,
         device=device,
@@ -256,8 +269,10 @@ def _wise_ft(model: SentenceTransformer, cfg: TrainConfig, device: str, evaluato
     base.max_seq_length = model.max_seq_length
     if len(alphas) == 1 or evaluator is None:
         if len(alphas) > 1:
-            raise ConfigError(f"training.wise_ft_alphas lists {alphas} but there is no dev split to choose among "
-                              "them. Fix: give one value, or set data.dev_split.")
+            raise ConfigError(
+                f"training.wise_ft_alphas lists {alphas} but there is no dev split to choose among "
+                "them. Fix: give one value, or set data.dev_split."
+            )
         return interpolate(base, model, alphas[0]), {"alpha": alphas[0], "dev_ndcg@10": None}
     alpha, scores, mixed = choose_alpha(base, model, evaluator, alphas)
     logger.info("WiSE-FT: dev NDCG@10 by alpha %s; keeping alpha %.2f", scores, alpha)
