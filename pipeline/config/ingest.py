@@ -39,9 +39,10 @@ class SourceConfig(StrictModel):
 
     ``jsonl``: local or remote (``s3://``, ``hf://``...) JSONL / ``*.json.gz`` files, C4's shape (``text``, ``url``).
     ``hub``: a Hugging Face dataset streamed from the Hub (default ``allenai/c4``, config ``it``).
+    ``files``: a folder of plain-text or Markdown files (``.txt``, ``.md``), one document each.
     """
 
-    type: Literal["jsonl", "hub"] = "jsonl"
+    type: Literal["jsonl", "hub", "files"] = "jsonl"
     path: str | None = None
     glob: str | None = Field(None, description="files to read under path, e.g. 'c4-it.*.json.gz'")
     text_key: str = "text"
@@ -53,8 +54,9 @@ class SourceConfig(StrictModel):
 
     @model_validator(mode="after")
     def _path_needed(self):
-        if self.type == "jsonl" and not self.path:
-            raise ValueError("source.type is 'jsonl' but source.path is empty: set it to a file or folder of JSONL")
+        if self.type in ("jsonl", "files") and not self.path:
+            raise ValueError(f"source.type is '{self.type}' but source.path is empty: set it to the folder of your "
+                             "documents")
         return self
 
 

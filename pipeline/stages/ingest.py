@@ -35,7 +35,7 @@ from pipeline.stages.base import Stage, format_drops
 from pipeline.steps.cleanup import TrailingMarksFormatter
 from pipeline.steps.dedup_keys import normalized_text
 from pipeline.steps.language_id import OfflineLanguageFilter
-from pipeline.steps.readers import RankFileReader, StrictJsonlReader
+from pipeline.steps.readers import RankFileReader, StrictJsonlReader, TextFilesReader, count_text_files
 
 RANK_FILE = "${rank}.jsonl.gz"
 
@@ -54,6 +54,9 @@ class IngestStage(Stage):
                 src.hub_dataset, dataset_options={"name": src.hub_config, "split": src.hub_split},
                 streaming=True, text_key=src.text_key, id_key=src.id_key, limit=src.limit, doc_progress=True,
             )
+        if src.type == "files":
+            return TextFilesReader(self._resolve_text_folder(), glob_pattern=src.glob or "**/*", limit=src.limit,
+                                   file_progress=True)
         folder, glob = self._resolve_local_source()
         return StrictJsonlReader(folder, glob_pattern=glob, text_key=src.text_key, id_key=src.id_key,
                                  limit=src.limit, file_progress=True)
@@ -74,6 +77,16 @@ class IngestStage(Stage):
         if not list(path.glob(glob)):
             raise InputDataError(f"no files match '{glob}' under {path.resolve()}. Fix ingest.source.glob/path.")
         return str(path), glob
+
+    def _resolve_text_folder(self) -> str:
+        path = Path(self.config.ingest.source.path)
+        if not path.is_dir():
+            raise InputDataError(f"ingest.source.type is 'files' but {path.resolve()} is not a folder. Set "
+                                 "ingest.source.path to the folder that holds your .txt/.md documents.")
+        if count_text_files(str(path)) == 0:
+            raise InputDataError(f"no .txt, .md or .markdown files under {path.resolve()}. Put one document per "
+                                 "file there, or use ingest.source.type: jsonl for JSONL records.")
+        return str(path)
 
     def _removed(self, reason: str):
         if not self.config.ingest.keep_removed:
@@ -122,6 +135,8 @@ class IngestStage(Stage):
     def preflight(self) -> None:
         if self.config.ingest.source.type == "jsonl":
             self._resolve_local_source()
+        elif self.config.ingest.source.type == "files":
+            self._resolve_text_folder()
 
     def process(self) -> dict[str, Any]:
         ing, ex = self.config.ingest, self.config.executor
@@ -183,7 +198,7 @@ class IngestStage(Stage):
     def _statistics(self, logs: Path) -> dict[str, Any]:
         first = read_step_stats(logs / "1_filter")
         docs_in = sum(c.get("documents", 0) for name, c in first.items() if "Jsonl" in name or "Reader" in name
-                      or "HuggingFace" in name)
+                      or "HuggingFace" in name or "Text files" in name)
         dropped: dict[str, int] = {}
         reasons: dict[str, dict[str, int]] = {}
         for name, counter in first.items():

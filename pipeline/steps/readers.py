@@ -1,12 +1,15 @@
-"""Readers: datatrove's JsonlReader with loud errors, and a reader that keeps dedup indices aligned per rank."""
+"""Readers: datatrove's JsonlReader with loud errors, a reader that keeps dedup indices aligned per rank, and one
+that reads a folder of text/Markdown files, one document each."""
 
 from __future__ import annotations
 
 import gzip
+import re
 import zlib
 
 from datatrove.data import DocumentsPipeline
 from datatrove.pipeline.readers import JsonlReader
+from datatrove.pipeline.readers.base import BaseDiskReader
 
 from pipeline.errors import InputDataError
 
@@ -81,3 +84,58 @@ class RankFileReader(JsonlReader):
         for doc in self.read_files_shard([filename]):
             self.update_doc_stats(doc)
             yield doc
+
+
+TEXT_EXTENSIONS = (".txt", ".md", ".markdown")
+_FRONT_MATTER = re.compile(r"\A---\s*\n.*?\n---\s*\n", re.DOTALL)
+_HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*\s*$", re.MULTILINE)
+
+
+class TextFilesReader(BaseDiskReader):
+    """One document per plain-text or Markdown file (``.txt``, ``.md``, ``.markdown``): a folder of manuals, FAQs
+    or notes, as a team has them. datatrove's readers all read records (JSONL, CSV, Parquet, WARC...), none a file
+    as one document, hence this reader.
+
+    The document id is the file's path under the folder; Markdown front matter (``---`` ... ``---``) is dropped
+    and the first heading, or else the file name, becomes ``metadata["title"]``. Files that are not UTF-8 stop
+    the run with the file named.
+
+    Example:
+        >>> reader = TextFilesReader("docs/", glob_pattern="**/*")
+    """
+
+    name = "📄 Text files"
+
+    def __init__(self, data_folder, extensions: tuple[str, ...] = TEXT_EXTENSIONS, **kwargs) -> None:
+        super().__init__(data_folder, **kwargs)
+        self.extensions = tuple(e.lower() for e in extensions)
+
+    def read_file(self, filepath: str) -> DocumentsPipeline:
+        if not filepath.lower().endswith(self.extensions):
+            return
+        try:
+            with self.data_folder.open(filepath, "r", encoding="utf-8") as f:
+                text = f.read()
+        except UnicodeDecodeError as e:
+            raise InputDataError(
+                f"{self.data_folder.resolve_paths(filepath)}: not UTF-8 text ({e}). Convert it to UTF-8 "
+                f"(iconv -f latin1 -t utf-8) or move it out of the folder, then rerun."
+            ) from None
+        text = _FRONT_MATTER.sub("", text, count=1).strip()
+        if not text:
+            return
+        heading = _HEADING.search(text)
+        title = heading.group(1) if heading else filepath.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+        with self.track_time():
+            document = self.get_document_from_dict(
+                {"text": text, "id": filepath, "metadata": {"title": title}}, filepath, 0
+            )
+        if document:
+            yield document
+
+
+def count_text_files(folder: str, extensions: tuple[str, ...] = TEXT_EXTENSIONS) -> int:
+    """How many files under ``folder`` the TextFilesReader would read."""
+    from pathlib import Path
+
+    return sum(1 for p in Path(folder).rglob("*") if p.is_file() and p.suffix.lower() in extensions)
