@@ -1,0 +1,208 @@
+"""Adapt an embedder to your own documents in one command (``python -m pipeline.adapt``).
+
+From a folder of documents (``.txt``/``.md`` files, one document each, or JSONL records) and an LLM (a local GGUF
+file or any OpenAI-compatible endpoint) to a dataset and an adapted model::
+
+    python -m pipeline.adapt docs/ --name manuals --gguf qwen2.5-1.5b-instruct-q4_k_m.gguf
+    python -m pipeline.adapt faq.jsonl --name faq --endpoint http://localhost:8000/v1 \\
+        --llm-model Qwen/Qwen2.5-7B-Instruct --real-queries my_queries/   # BEIR folder of real user questions
+
+It runs the pipeline with settings for a curated collection (pipeline/adapt_config.py: web-quality filters and
+PII masking off, every passage in the retrieval corpus, no test split: 90% train and 10% dev), fine-tunes the base
+model, then compares the model choices (``best_dev``: the checkpoint with the best synthetic dev NDCG@10;
+``last``: the last checkpoint; ``wise``: the last one mixed half-and-half with the base, WiSE-FT) with the base,
+on the synthetic dev split and, with ``--real-queries``, on real queries. Everything goes under
+``<output-dir>/<name>/``: ``adapt.yaml`` (the pipeline config: rerun any stage with ``python -m pipeline.run
+--config``), the stage folders, ``model/`` and ``eval/``; ``adapt_report.md`` says which model to use.
+
+Every check that can fail (documents, their language and length, the LLM) runs before any slow step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+from pipeline.adapt_config import adapt_pipeline_config, adapt_train_config, apply_overrides, check_documents
+from pipeline.config import config_from_dict
+from pipeline.errors import PipelineError
+from pipeline.run import _interrupt, run_stages
+from pipeline.run_lock import RunLock
+from pipeline.stages import ORDER
+
+CHOICES = ("best_dev", "last", "wise")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m pipeline.adapt", description=__doc__.split("\n")[0])
+    p.add_argument("documents", help="folder of .txt/.md files (one document each), or JSONL file(s)")
+    p.add_argument("--name", required=True, help="run name: everything goes to <output-dir>/<name>/")
+    p.add_argument("--output-dir", default="runs")
+    llm = p.add_mutually_exclusive_group(required=True)
+    llm.add_argument("--gguf", help="local GGUF file, served by llama.cpp's llama-server (started and stopped here)")
+    llm.add_argument("--endpoint", help="OpenAI-compatible base URL, e.g. http://localhost:8000/v1")
+    p.add_argument("--llm-model", default="local-gguf", help="model name to ask the endpoint for")
+    p.add_argument("--llm-threads", type=int, default=None, help="llama.cpp threads (default: all cores)")
+    p.add_argument("--language", default="ita_Latn", help="language file: a bundled code or a YAML path")
+    p.add_argument("--base-model", default="intfloat/multilingual-e5-small", help="embedder to adapt")
+    p.add_argument("--text-key", default="text", help="JSONL input: the field holding the text")
+    p.add_argument("--id-key", default="id", help="JSONL input: the field holding the document id")
+    p.add_argument("--max-passages", type=int, default=None, help="send at most N passages to the LLM (default: all)")
+    p.add_argument("--queries-per-passage", type=int, default=3)
+    p.add_argument("--reply-store", help="folder that keeps every finished LLM reply (commit or copy it): a run on "
+                   "another machine sends only the passages it does not cover")
+    p.add_argument("--epochs", type=float, default=1.0)
+    p.add_argument("--learning-rate", type=float, default=1e-5)
+    p.add_argument("--device", default="auto", help="training and evaluation device: auto, cpu, cuda, mps")
+    p.add_argument("--real-queries", help="BEIR folder (corpus.jsonl, queries.jsonl, qrels/test.tsv) of real queries")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="change one pipeline setting (YAML value), e.g. --set mine.num_negatives=2; repeatable")
+    p.add_argument("--stop-after", choices=["dataset", "train"], help="stop after building the dataset / training")
+    return p.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> dict:
+    """The whole adaptation; returns the report (also written to <run>/adapt_report.json and .md)."""
+    data = apply_overrides(adapt_pipeline_config(args), args.overrides)
+    config = config_from_dict(data, source="pipeline.adapt")
+    run_dir = config.run_dir
+    check_documents(config, args)  # documents, language, length and the LLM, before anything slow
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "adapt.yaml").write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    timings: dict[str, float] = {}
+    start = time.time()
+    with RunLock(run_dir):
+        results = run_stages(config, list(ORDER))
+    timings["dataset"] = time.time() - start
+    dataset = Path(results["publish"].get("folder") or run_dir / "publish" / "dataset")
+    report: dict = {"run": str(run_dir), "dataset": str(dataset), "stages": _stage_rows(results)}
+    if args.stop_after == "dataset":
+        return _finish(report, run_dir, timings)
+
+    from training.train import run as train_run
+
+    start = time.time()
+    train_cfg = adapt_train_config(args, dataset, run_dir / "model")
+    final = train_run(train_cfg)
+    models = _model_choices(args, final, train_cfg)
+    timings["train"] = time.time() - start
+    report["models"] = {name: str(path) for name, path in models.items()}
+    if args.stop_after == "train":
+        return _finish(report, run_dir, timings)
+
+    start = time.time()
+    report["eval"] = _evaluate(args, models, dataset, run_dir / "eval")
+    timings["eval"] = time.time() - start
+    return _finish(report, run_dir, timings)
+
+
+def _stage_rows(results: dict) -> dict:
+    return {name: {k: v for k, v in stats.items() if isinstance(v, (int, float, str))} for name, stats in
+            results.items()}
+
+
+def _model_choices(args: argparse.Namespace, final: Path, train_cfg) -> dict[str, Path]:
+    """best_dev (the trainer's final), last (the last checkpoint) and wise (last mixed 50/50 with the base)."""
+    from training.interpolate import interpolate
+    from training.modeling import load_model
+
+    info = json.loads((final / "training_info.json").read_text(encoding="utf-8"))
+    checkpoints = sorted(final.parent.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
+    last = checkpoints[-1] if checkpoints else final
+    models = {"base": Path(args.base_model) if Path(args.base_model).exists() else args.base_model,
+              "best_dev": final, "last": last}
+    wise_dir = final.parent / "wise_0.5"
+    if not (wise_dir / "modules.json").is_file():
+        base = load_model(args.base_model, device="cpu")
+        tuned = load_model(str(last), device="cpu")
+        interpolate(base, tuned, 0.5).save(str(wise_dir))
+    models["wise"] = wise_dir
+    logging.getLogger("pipeline.adapt").info("best dev checkpoint %s, last %s", info.get("best_checkpoint"), last)
+    return models
+
+
+def _evaluate(args: argparse.Namespace, models: dict, dataset: Path, out: Path) -> dict:
+    """eval.run on the synthetic dev split and on the real queries; returns NDCG@10 per set and model."""
+    from eval.report import write_report
+    from eval.run import parse_args as eval_args
+    from eval.run import run as eval_run
+
+    specs = [f"{name}={path}" for name, path in models.items()]
+    runs = [("synthetic_dev", ["--sets", f"synthetic_dev={dataset}", "--split", "dev"])]
+    if args.real_queries:
+        runs.append(("real", ["--sets", f"real={args.real_queries}"]))
+    table: dict[str, dict[str, float]] = {}
+    for label, set_args in runs:
+        eargs = eval_args(["--models", *specs, *set_args, "--output-dir", str(out / label), "--dims", "128",
+                           "--quantization", "binary", "--device", args.device, "--language", args.language])
+        report = eval_run(eargs)
+        write_report(report, out / label)
+        for row in report["results"]:
+            key = f"{row['set']}" + ("" if row.get("full_dim") else f"@{row['dim']}d")
+            table.setdefault(key, {})[row["model"]] = row["ndcg@10"]
+            if row.get("full_dim") and "ndcg@10_binary" in row:
+                table.setdefault(f"{row['set']} binary", {})[row["model"]] = row["ndcg@10_binary"]
+    return table
+
+
+def _finish(report: dict, run_dir: Path, timings: dict) -> dict:
+    report["seconds"] = {k: round(v, 1) for k, v in timings.items()}
+    if "eval" in report:
+        ranked = "real" if "real" in report["eval"] else "synthetic_dev"
+        scores = {m: s for m, s in report["eval"][ranked].items() if m in CHOICES}
+        report["recommended"] = max(scores, key=scores.get) if scores else None
+        report["recommended_by"] = ranked
+    (run_dir / "adapt_report.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
+    (run_dir / "adapt_report.md").write_text(report_markdown(report), encoding="utf-8")
+    return report
+
+
+def report_markdown(report: dict) -> str:
+    lines = [f"# Adaptation report: {report['run']}", "", f"Dataset: `{report['dataset']}`", ""]
+    if "eval" in report:
+        models = ["bm25", "base", *CHOICES]
+        lines += ["NDCG@10 (x100) by set and model:", "", "| set | " + " | ".join(models) + " |",
+                  "|---|" + "---:|" * len(models)]
+        for key, scores in report["eval"].items():
+            cells = [f"{100 * scores[m]:.1f}" if m in scores else "" for m in models]
+            lines.append(f"| {key} | " + " | ".join(cells) + " |")
+        lines += ["", f"Recommended: **{report['recommended']}** (best NDCG@10 on {report['recommended_by']}"
+                  + ("; synthetic dev only: check with real queries, --real-queries" if report["recommended_by"]
+                     == "synthetic_dev" else "") + f"): `{report['models'][report['recommended']]}`"]
+    if "models" in report:
+        lines += ["", "Models:", *[f"- {k}: `{v}`" for k, v in report["models"].items()]]
+    lines += ["", "Time (s): " + ", ".join(f"{k} {v}" for k, v in report["seconds"].items()), ""]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    sys.stdout.reconfigure(line_buffering=True)
+    signal.signal(signal.SIGTERM, _interrupt)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from eval.errors import UserError as EvalUserError
+    from training.errors import UserError as TrainingUserError
+
+    try:
+        report = run(args)
+    except (PipelineError, TrainingUserError, EvalUserError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: rerun the same command to resume; finished work is kept", file=sys.stderr, flush=True)
+        os._exit(130)
+    print(report_markdown(report))
+    print(f"report: {report['run']}/adapt_report.md")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,106 @@
+"""python -m pipeline.adapt end to end on a folder of text files: fake LLM endpoint, tiny embedder, real queries."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pipeline import adapt
+from tests.conftest_tiny import fixture_topics
+from tests.pipeline.fake_openai_server import FakeOpenAIServer
+
+MODEL = "fake-llm"
+
+
+def write_documents(folder: Path, n: int = 48) -> list[dict]:
+    """One document per fixture topic: Italian function words around two rare made-up words, which the tiny
+    model's vocabulary knows (so the tiny embedder can learn to retrieve them)."""
+    docs = [{"id": f"doc{i:02d}", "text": t["text"], "a": t["a"], "b": t["b"]} for i, t in
+            enumerate(fixture_topics(0)[:n])]
+    folder.mkdir(parents=True)
+    for d in docs:
+        (folder / f"{d['id']}.txt").write_text(d["text"], encoding="utf-8")
+    return docs
+
+
+def write_real_queries(folder: Path, docs: list[dict]) -> Path:
+    """A BEIR folder with one question per document about its rare word (the stand-in for real user questions)."""
+    (folder / "qrels").mkdir(parents=True)
+    with open(folder / "corpus.jsonl", "w", encoding="utf-8") as f:
+        for d in docs:
+            f.write(json.dumps({"_id": d["id"], "title": "", "text": d["text"]}, ensure_ascii=False) + "\n")
+    with open(folder / "queries.jsonl", "w", encoding="utf-8") as f:
+        for i, d in enumerate(docs):
+            f.write(json.dumps({"_id": f"q{i}", "text": f"dove si parla di {d['a']}?"}, ensure_ascii=False) + "\n")
+    rows = ["query-id\tcorpus-id\tscore", *[f"q{i}\t{d['id']}\t1" for i, d in enumerate(docs)]]
+    (folder / "qrels" / "test.tsv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return folder
+
+
+def base_argv(tmp_path: Path, docs: Path, url: str, model: Path) -> list[str]:
+    return [str(docs), "--name", "mine", "--output-dir", str(tmp_path / "runs"), "--endpoint", url,
+            "--llm-model", MODEL, "--base-model", str(model), "--device", "cpu",
+            "--set", "mine.relative_margin=0.01"]  # the untrained tiny model scores every passage alike
+
+
+@pytest.fixture()
+def endpoint(monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "k")
+    with FakeOpenAIServer(model=MODEL, api_key="k") as fake:
+        yield fake
+
+
+def test_adapt_end_to_end(tmp_path, endpoint, tiny_model, capsys):
+    docs = write_documents(tmp_path / "docs")
+    real = write_real_queries(tmp_path / "real", docs)
+    argv = base_argv(tmp_path, tmp_path / "docs", endpoint.url, tiny_model) + ["--real-queries", str(real)]
+    argv += ["--learning-rate", "1e-3", "--epochs", "3"]  # enough to move the tiny model's weights
+    assert adapt.main(argv) == 0
+    run = tmp_path / "runs" / "mine"
+    report = json.loads((run / "adapt_report.json").read_text())
+    assert set(report["models"]) == {"base", "best_dev", "last", "wise"}
+    assert set(report["eval"]["real"]) == {"bm25", "base", "best_dev", "last", "wise"}
+    assert "synthetic_dev" in report["eval"] and report["recommended_by"] == "real"
+    assert report["recommended"] in ("best_dev", "last", "wise")
+    real_scores = report["eval"]["real"]
+    assert real_scores[report["recommended"]] == max(real_scores[c] for c in ("best_dev", "last", "wise"))
+    assert len({round(real_scores[m], 6) for m in ("base", "last", "wise")}) == 3  # three different models
+    assert (run / "adapt.yaml").is_file() and (run / "model" / "wise_0.5" / "modules.json").is_file()
+    assert report["stages"]["ingest"]["kept"] == len(docs)  # no web-quality filter drops a curated document
+    md = (run / "adapt_report.md").read_text()
+    assert "| real |" in md and "Recommended:" in md
+    assert "Recommended:" in capsys.readouterr().out
+
+
+def test_wrong_language_is_refused_before_any_slow_step(tmp_path, endpoint, tiny_model, capsys):
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for i in range(5):
+        (folder / f"{i}.md").write_text(
+            "The city council approved the new budget on Tuesday after a long debate about public transport and "
+            f"the repair of bridge number {i} over the river, which the mayor promised for next summer.")
+    assert adapt.main(base_argv(tmp_path, folder, endpoint.url, tiny_model)) == 2
+    err = capsys.readouterr().err
+    assert "ita_Latn" in err and "--language" in err
+    assert not (tmp_path / "runs" / "mine").exists() and endpoint.stats()["chat_requests"] == 0
+
+
+def test_documents_too_short_are_refused(tmp_path, endpoint, tiny_model, capsys):
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for i in range(3):
+        (folder / f"{i}.txt").write_text("Chiuso oggi.")
+    assert adapt.main(base_argv(tmp_path, folder, endpoint.url, tiny_model)) == 2
+    assert "shorter than 16 tokens" in capsys.readouterr().err
+
+
+def test_empty_folder_and_down_endpoint(tmp_path, tiny_model, capsys):
+    (tmp_path / "empty").mkdir()
+    assert adapt.main(base_argv(tmp_path, tmp_path / "empty", "http://127.0.0.1:9/v1", tiny_model)) == 2
+    assert "no .txt, .md" in capsys.readouterr().err
+    write_documents(tmp_path / "docs", 3)
+    assert adapt.main(base_argv(tmp_path, tmp_path / "docs", "http://127.0.0.1:9/v1", tiny_model)) == 2
+    err = capsys.readouterr().err
+    assert "cannot reach the LLM endpoint http://127.0.0.1:9/v1" in err and "Traceback" not in err
