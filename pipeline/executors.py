@@ -1,12 +1,74 @@
-"""Build datatrove executors from the config: local (default), Slurm or Ray; and read back their statistics."""
+"""Build datatrove executors from the config: local (default), Slurm or Ray; and read back their statistics.
+
+The terminal stays quiet: datatrove logs every task's pipeline, per-step statistics and metrics at INFO on stderr
+(hundreds of lines for the demo), which drowns the stage summaries. Local tasks log in full to their files
+(``<stage>/logs/<step>/logs/task_*.log``) and only warnings without a traceback reach the terminal; the error
+itself reaches the user as the stage's one clear message. ``PIPELINE_LOG_LEVEL=INFO`` brings datatrove's
+terminal logs back.
+"""
 
 from __future__ import annotations
 
 import json
+import os
+import sys
 from collections import Counter
 from pathlib import Path
 
+from datatrove.executor import LocalPipelineExecutor
+from loguru import logger
+
 from pipeline.config.ingest import ExecutorConfig
+
+_FORMAT = "{time:YYYY-MM-DD HH:mm:ss.SSS} | <level>{level: <8}</level> | {name}:{function}:{line} - {message}"
+
+
+def terminal_level() -> str:
+    return os.environ.get("PIPELINE_LOG_LEVEL", "WARNING").upper()
+
+
+def _no_traceback(record) -> bool:
+    """Terminal filter: a record carrying an exception is in the task log; the user gets the stage's message."""
+    return record["exception"] is None or terminal_level() in ("DEBUG", "INFO")
+
+
+def quiet_terminal_logs() -> None:
+    """datatrove's (loguru) terminal sink at ``terminal_level()``, without tracebacks."""
+    logger.remove()
+    logger.add(sys.stderr, level=terminal_level(), filter=_no_traceback, format=_FORMAT, colorize=False)
+
+
+def _task_logger(logging_dir, rank: int, local_rank: int = 0, node_rank: int = -1):
+    """datatrove.utils.logging.add_task_logger with a quiet terminal sink (datatrove's adds stderr at INFO and
+    offers no setting for it): the task's log file still gets everything at DEBUG."""
+    logger.remove()
+    logfile = logging_dir.open(f"logs/task_{rank:05d}.log", "w")
+    if local_rank == 0:
+        logger.add(sys.stderr, level=terminal_level(), filter=_no_traceback, format=_FORMAT, colorize=False)
+    logger.add(logfile, level="DEBUG", format=_FORMAT, colorize=False)
+    logger.info(f"Launching pipeline for {rank=}")
+    return logfile
+
+
+def _close_task_logger(logfile) -> None:
+    logger.complete()
+    quiet_terminal_logs()
+    logfile.close()
+
+
+class QuietLocalExecutor(LocalPipelineExecutor):
+    """LocalPipelineExecutor whose tasks log quietly to the terminal (see the module docstring). Defined at module
+    level: the spawned worker processes unpickle it by name."""
+
+    def _run_for_rank(self, rank: int, local_rank: int = 0, node_rank: int = -1):
+        import datatrove.executor.base as base
+
+        saved = base.add_task_logger, base.close_task_logger
+        base.add_task_logger, base.close_task_logger = _task_logger, _close_task_logger
+        try:
+            return super()._run_for_rank(rank, local_rank, node_rank)
+        finally:
+            base.add_task_logger, base.close_task_logger = saved
 
 
 def make_executor(cfg: ExecutorConfig, pipeline: list, logging_dir: Path, tasks: int, job_name: str,
@@ -15,9 +77,8 @@ def make_executor(cfg: ExecutorConfig, pipeline: list, logging_dir: Path, tasks:
     makes datatrove skip finished tasks on rerun)."""
     workers = min(workers or cfg.workers, tasks)
     if cfg.type == "local":
-        from datatrove.executor import LocalPipelineExecutor
-
-        return LocalPipelineExecutor(pipeline=pipeline, tasks=tasks, workers=workers, logging_dir=str(logging_dir),
+        quiet_terminal_logs()
+        return QuietLocalExecutor(pipeline=pipeline, tasks=tasks, workers=workers, logging_dir=str(logging_dir),
                                      depends=depends, start_method="spawn")
     if cfg.type == "slurm":
         from datatrove.executor import SlurmPipelineExecutor

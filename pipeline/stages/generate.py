@@ -33,6 +33,7 @@ from pipeline.errors import EndpointError, StageError
 from pipeline.executors import make_executor, read_step_stats
 from pipeline.generation.endpoint import QueryInferenceRunner, api_key_from_env, preflight, query_rollout, redact
 from pipeline.generation.llamacpp import LOCAL_BACKENDS, local_server, resolve_gguf
+from pipeline.generation.progress import GenerationProgress
 from pipeline.generation.prompts import build_messages, parse_reply, prompt_hash, reply_schema, styles_for
 from pipeline.generation.raw_replies import MAX_ATTEMPTS, TRANSIENT, error_cause, raw_records, reply_of
 from pipeline.generation.reply_store import ReplyStore, text_sha1
@@ -70,6 +71,7 @@ class GenerateStage(Stage):
     def __init__(self, config):
         super().__init__(config)
         self._stored_records: dict[str, dict] = {}  # set by _prepare_batches
+        self._exported: set[str] = set()  # passages this run added to the reply store
         self._llm_file: str | None = None  # the GGUF a local backend serves, set by process
 
     def config_hash(self) -> str:
@@ -203,9 +205,15 @@ class GenerateStage(Stage):
                                                        self.dir / f"{gen.backend}.log"))
             if gen.backend in ("endpoint", *LOCAL_BACKENDS) and batches:
                 preflight(url, api_key_from_env(gen.api_key_env), gen.model, gen.api_key_env)
+            if batches:
+                stack.enter_context(GenerationProgress(self.dir, estimate["passages"], len(self._stored_records)))
             sent = 0
             for batch in batches:
-                sent_now = self._run_inference(batch, url)
+                try:
+                    sent_now = self._run_inference(batch, url)
+                except KeyboardInterrupt:  # stopped by the user or the session: the batch's finished chunks go to
+                    self._export(batch)    # the store now, so that a fresh clone does not send them again
+                    raise
                 sent += sent_now
                 self._export(batch)
                 if sent_now:  # a batch finished earlier keeps its old failures: they are being sent again
@@ -295,14 +303,16 @@ class GenerateStage(Stage):
             return
         phash, model = prompt_hash(self.language.prompts, self.styles), self.config.generate.model
         records = []
-        for record in self._raw_records(batch.name.split(".")[0]):
+        known = set(self._stored_records) | self._exported  # a batch stopped early exported part of itself
+        for record in self._raw_records(batch.name.split(".")[0], tolerant=True):
             reply = reply_of(record)
-            if "error" not in reply:
+            if "error" not in reply and record["id"] not in known:
                 records.append({"passage_id": record["id"], "text_sha1": text_sha1(record["text"]),
                                 "doc_id": record.get("metadata", {}).get("doc_id", ""), "prompt_hash": phash,
                                 "model": model, "llm_file": self._llm_file, "config_hash": self.config_hash(),
                                 "reply": reply})
         path = self.store.add(records)
+        self._exported |= {r["passage_id"] for r in records}
         if path:
             print(f"[generate] {len(records)} replies of {batch.name} kept in {path} (commit it to keep them)")
 

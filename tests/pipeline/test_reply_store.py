@@ -136,3 +136,52 @@ def test_a_smaller_max_passages_leaves_unneeded_batches_unsent(tmp_path, monkeyp
         stats = GenerateStage(smaller).run()
         assert fake.stats()["chat_requests"] == 4  # the planned batches were never sent
         assert stats["replies"] == 4
+
+
+STOPPED_RUN = """
+import json, os, signal, sys
+from pipeline.config import config_from_dict
+from pipeline.run import _interrupt
+from pipeline.stages.generate import GenerateStage
+signal.signal(signal.SIGTERM, _interrupt)
+try:
+    GenerateStage(config_from_dict(json.loads(sys.argv[1]))).run()
+except KeyboardInterrupt:
+    os._exit(130)
+"""
+
+
+def test_a_stopped_run_keeps_its_finished_chunks_in_the_store(tmp_path, monkeypatch):
+    """A run stopped (SIGTERM, as at the end of a session) half-way through a batch exports the chunks it finished:
+    a fresh run folder with the same store sends only the passages they do not cover."""
+    import json
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    monkeypatch.setenv(KEY_ENV, SECRET)
+    root = Path(__file__).resolve().parents[2]
+    store = tmp_path / "committed" / "replies"
+    with FakeOpenAIServer(model=MODEL, api_key=SECRET, delay=0.2) as fake:
+        cfg = gen_config(tmp_path / "machine1", fake.url, max_passages=12, batch_passages=12, records_per_chunk=2,
+                         concurrency=1, reply_store=str(store))
+        write_passages(cfg.run_dir, italian_passages(12))
+        child = subprocess.Popen([sys.executable, "-c", STOPPED_RUN, json.dumps(cfg.model_dump(mode="json"))],
+                                 cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 60
+        while fake.stats()["chat_requests"] < 7 and time.time() < deadline and child.poll() is None:
+            time.sleep(0.05)
+        child.send_signal(signal.SIGTERM)
+        assert child.wait(timeout=60) == 130
+        kept = len(ReplyStore(store).records())
+        assert 4 <= kept < 12, kept  # whole chunks of 2 finished before the stop
+        sent_before = fake.stats()["chat_requests"]
+
+        fresh = gen_config(tmp_path / "machine2", fake.url, max_passages=12, batch_passages=12, records_per_chunk=2,
+                           concurrency=1, reply_store=str(store))
+        write_passages(fresh.run_dir, italian_passages(12))
+        stats = GenerateStage(fresh).run()
+        assert stats["replies"] == 12 and stats["requests_this_run"] == 12 - kept
+        assert fake.stats()["chat_requests"] == sent_before + 12 - kept
+        assert len(ReplyStore(store).records()) == 12  # no passage stored twice
