@@ -188,6 +188,8 @@ def main(argv: list[str] | None = None) -> int:
     sys.stdout.reconfigure(line_buffering=True)
     signal.signal(signal.SIGTERM, _interrupt)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("httpx", "httpx2", "openai"):  # a line per LLM request
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     from eval.errors import UserError as EvalUserError
     from training.errors import UserError as TrainingUserError
 
