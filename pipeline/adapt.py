@@ -32,6 +32,7 @@ from pathlib import Path
 import yaml
 
 from pipeline.adapt_config import adapt_pipeline_config, adapt_train_config, apply_overrides, check_documents
+from pipeline.checks import check_run
 from pipeline.config import config_from_dict
 from pipeline.errors import PipelineError
 from pipeline.run import _interrupt, run_stages
@@ -74,6 +75,7 @@ def run(args: argparse.Namespace) -> dict:
     data = apply_overrides(adapt_pipeline_config(args), args.overrides)
     config = config_from_dict(data, source="pipeline.adapt")
     run_dir = config.run_dir
+    check_run(config, list(ORDER))
     check_documents(config, args)  # documents, language, length and the LLM, before anything slow
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "adapt.yaml").write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")

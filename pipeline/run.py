@@ -14,6 +14,7 @@ import signal
 import sys
 import time
 
+from pipeline.checks import check_run
 from pipeline.config import load_config
 from pipeline.errors import ConfigError, PipelineError
 from pipeline.publishing.hub import prepare_push, push_release
@@ -74,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         pushing = args.push is not None or args.dry_run
         if pushing:  # repo id and token are checked before any stage runs
             prepare_push(config, args.push, args.stage, args.dry_run)
+        check_run(config, stages)  # later stages' settings, before the first expensive step
         with RunLock(config.run_dir):  # one run per folder (a second would redo the work)
             run_stages(config, stages, force=args.force)
             if pushing:

@@ -1,0 +1,59 @@
+"""Checks of a whole run before its first stage: a mistake in a later stage's settings must not surface only after
+hours of LLM generation (model paths of filter and mine were once checked after every request was sent).
+
+Each check names the setting and the fix; ``check_run`` raises the first ``ConfigError`` it finds.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pipeline.config import PipelineConfig
+from pipeline.errors import ConfigError
+
+
+def looks_local(ref: str) -> bool:
+    """A path rather than a ``user/model`` Hub id: exists, starts like a path, or has more than one slash."""
+    return Path(ref).expanduser().exists() or ref.startswith((".", "/", "~")) or ref.count("/") > 1
+
+
+def model_settings(config: PipelineConfig, stages: list[str]) -> dict[str, str]:
+    """setting -> model reference, for the stages about to run."""
+    refs: dict[str, str] = {}
+    if "passages" in stages:
+        refs["passages.tokenizer"] = config.passages.tokenizer
+    if "filter" in stages and config.filter.round_trip.enabled:
+        refs["filter.round_trip.model"] = config.filter.round_trip.model
+        for i, judge in enumerate(config.filter.round_trip.judges):
+            refs[f"filter.round_trip.judges[{i}].model"] = judge.model
+    if "mine" in stages:
+        refs["mine.model"] = config.mine.model
+    return refs
+
+
+def check_output_dir(config: PipelineConfig) -> None:
+    out = Path(config.output_dir)
+    existing = next((p for p in (out, *out.parents) if p.exists()), None)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"output_dir {out} is a file, not a folder. Fix: set output_dir (or --output-dir) to a "
+                          "folder.")
+    if existing is not None and not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(f"cannot write in {existing} (output_dir {out}). Fix: choose a folder you can write to "
+                          "with --output-dir, or change its permissions.")
+
+
+def check_run(config: PipelineConfig, stages: list[str]) -> None:
+    """Everything the named stages will need that can be checked without running them."""
+    check_output_dir(config)
+    for setting, ref in model_settings(config, stages).items():
+        if looks_local(ref) and not Path(ref).expanduser().is_dir():
+            raise ConfigError(
+                f"{setting} is {ref!r}, which is not a folder here. Fix: point it at a local model folder (offline: "
+                "../shared/tools/get-e5-small prints one) or at a Hub id such as intfloat/multilingual-e5-small."
+            )
+    if "filter" in stages:
+        for folder in config.filter.decontamination.eval_sets:
+            if not (Path(folder) / "corpus.jsonl").is_file():
+                raise ConfigError(f"filter.decontamination.eval_sets lists {folder}, which has no corpus.jsonl. Fix: "
+                                  "name BEIR-style folders (corpus.jsonl, queries.jsonl), or remove it.")
