@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import gc
 import logging
+import os
 import platform
 import sys
 import time
@@ -93,6 +94,15 @@ def bm25_rows(sets: list[RetrievalSet], stop_words: bool, language: str = "ita_L
     return rows
 
 
+def _check_output_dir(folder: Path) -> None:
+    """The results can be written there (checked without creating anything)."""
+    existing = next(p for p in (folder, *folder.parents) if p.exists())
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        what = "is a file" if not existing.is_dir() else "is not writable"
+        raise UserError(f"cannot write results to {folder}: {existing} {what}. Fix: pass an --output-dir you can "
+                        "write to.")
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m eval.run", description=__doc__.split("\n")[0])
     p.add_argument("--models", nargs="+", default=[], metavar="NAME=PATH_OR_ID", help="models to evaluate")
@@ -135,6 +145,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     model_names = [n for n, _ in models]
     if len(set(model_names)) != len(model_names) or "bm25" in model_names:
         raise UserError(f"model names must be unique and not 'bm25' (got {model_names}). Fix: --models a=PATH b=PATH.")
+    _check_output_dir(Path(args.output_dir))  # results are written at the end: fail now, not after the work
     for _, ref in models:  # fail before any slow work
         if is_local_reference(ref):
             check_model_folder(Path(ref).expanduser())

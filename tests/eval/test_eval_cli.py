@@ -67,3 +67,10 @@ def test_subprocess_bad_set_no_traceback(tmp_path: Path) -> None:
     proc = run_module("eval.run", "--sets", str(tmp_path / "nope"), "--output-dir", str(tmp_path / "r"))
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert "error: evaluation set" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_unwritable_output_dir_fails_before_any_work(toy_beir: Path, tmp_path: Path, capsys) -> None:
+    (tmp_path / "file").write_text("x")
+    assert run.main(["--sets", str(toy_beir), "--output-dir", str(tmp_path / "file" / "r")]) == 2
+    err = capsys.readouterr().err
+    assert "cannot write results to" in err and "--output-dir" in err
