@@ -29,8 +29,9 @@ from pipeline.languages import load_language  # noqa: E402
 from pipeline.mining.bm25 import Bm25Index, LanguageTokenizer  # noqa: E402
 from pipeline.mining.corpus import Corpus  # noqa: E402
 from pipeline.mining.dense import dense_candidates  # noqa: E402
-from pipeline.mining.embeddings import EmbeddingCache, load_embedder  # noqa: E402
+from pipeline.mining.embeddings import EmbeddingCache  # noqa: E402
 from pipeline.mining.miner import Miner  # noqa: E402
+from retrieval.models import load_embedder  # noqa: E402
 
 
 def load_passages(n: int, seed: int) -> list[dict]:

@@ -50,9 +50,9 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from training.modeling import load_model
+    from retrieval.models import load_model
+    from retrieval.onnx_model import OnnxEmbedder
     from training.onnx_export import FLOAT_FILE, INT8_FILE
-    from training.onnx_model import OnnxEmbedder
 
     torch.set_num_threads(args.threads)
     folder = Path(args.model)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from training.errors import DeviceError, ModelError, UserError
+from retrieval.errors import DeviceError, ModelError, UserError
 
 
 class EvalSetError(UserError):

@@ -28,8 +28,8 @@ from eval.errors import SetUnavailable, UserError
 from eval.metrics import evaluate_run
 from eval.report import markdown, write_report
 from eval.sets import RetrievalSet, resolve_set
-from training.device import resolve_device
-from training.modeling import check_model_folder, embedding_dimension, is_local_reference, load_model
+from retrieval.device import resolve_device
+from retrieval.models import check_model_folder, embedding_dimension, is_local_reference, load_model
 
 logger = logging.getLogger("eval")
 

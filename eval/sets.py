@@ -142,8 +142,8 @@ def load_dataset_configs(
     root: Path, split: str = "test", name: str | None = None, use_title: bool = True
 ) -> RetrievalSet:
     """Load a published dataset folder without ``beir/`` through its ``corpus``/``queries``/``qrels`` configs."""
-    from training.data import describe_dataset, load_split, require_columns
-    from training.errors import DatasetError
+    from retrieval.dataset import describe_dataset, load_split, require_columns
+    from retrieval.errors import DatasetError
 
     source = describe_dataset(str(root))
     try:

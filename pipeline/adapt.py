@@ -34,10 +34,10 @@ import yaml
 from pipeline.adapt_config import adapt_pipeline_config, adapt_train_config, apply_overrides, check_documents
 from pipeline.checks import check_run
 from pipeline.config import config_from_dict
-from pipeline.errors import PipelineError
 from pipeline.run import _interrupt, run_stages
 from pipeline.run_lock import RunLock
 from pipeline.stages import ORDER
+from retrieval.errors import UserError
 
 CHOICES = ("best_dev", "last", "wise")
 
@@ -113,8 +113,8 @@ def _stage_rows(results: dict) -> dict:
 
 def _model_choices(args: argparse.Namespace, final: Path, train_cfg) -> dict[str, Path]:
     """best_dev (the trainer's final), last (the last checkpoint) and wise (last mixed 50/50 with the base)."""
+    from retrieval.models import load_model
     from training.interpolate import interpolate
-    from training.modeling import load_model
 
     info = json.loads((final / "training_info.json").read_text(encoding="utf-8"))
     checkpoints = sorted(final.parent.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
@@ -192,12 +192,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("httpx", "httpx2", "openai"):  # a line per LLM request
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    from eval.errors import UserError as EvalUserError
-    from training.errors import UserError as TrainingUserError
-
     try:
         report = run(args)
-    except (PipelineError, TrainingUserError, EvalUserError) as e:
+    except UserError as e:  # the pipeline's, training's and evaluation's errors share this base
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

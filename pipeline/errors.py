@@ -5,9 +5,12 @@ The CLI prints these without a traceback and exits with status 2; any other exce
 
 from __future__ import annotations
 
+from retrieval.errors import UserError
 
-class PipelineError(Exception):
-    """Base class for errors caused by the user's input, config or environment (not by a bug)."""
+
+class PipelineError(UserError):
+    """Base class of the pipeline's errors caused by the user's input, config or environment (not by a bug); a
+    ``retrieval.errors.UserError`` like training's and evaluation's, so every CLI catches one base class."""
 
 
 class ConfigError(PipelineError):

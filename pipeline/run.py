@@ -16,10 +16,11 @@ import time
 
 from pipeline.checks import check_run
 from pipeline.config import load_config
-from pipeline.errors import ConfigError, PipelineError
+from pipeline.errors import ConfigError
 from pipeline.publishing.hub import prepare_push, push_release
 from pipeline.run_lock import RunLock
 from pipeline.stages import ORDER, STAGES
+from retrieval.errors import UserError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -80,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
             run_stages(config, stages, force=args.force)
             if pushing:
                 push_release(config, force=args.force_push, dry_run=args.dry_run)
-    except PipelineError as e:
+    except UserError as e:  # PipelineError, or a shared one (retrieval.errors: a model that does not load)
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -16,7 +16,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from training.errors import ConfigError
+from retrieval.errors import ConfigError
 
 
 class _Section(BaseModel):

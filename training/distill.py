@@ -28,9 +28,9 @@ from sentence_transformers import SentenceTransformer
 from sentence_transformers.util import pairwise_cos_sim
 from torch import nn
 
+from retrieval.errors import ConfigError, ModelError
+from retrieval.models import is_local_reference
 from training.config import TrainConfig
-from training.errors import ConfigError, ModelError
-from training.modeling import is_local_reference
 
 logger = logging.getLogger(__name__)
 

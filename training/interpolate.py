@@ -19,7 +19,7 @@ import copy
 
 import torch
 
-from training.errors import ConfigError, ModelError
+from retrieval.errors import ConfigError, ModelError
 
 
 def check_alpha(alpha: float) -> float:

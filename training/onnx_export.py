@@ -8,7 +8,7 @@ writes a copy of the sentence-transformers folder plus ``onnx/model.onnx`` (floa
 (int8 weights, dynamic int8 activations: ``onnxruntime.quantization.quantize_dynamic``). The layout is
 sentence-transformers' own (``SentenceTransformer(folder, backend="onnx", model_kwargs={"file_name":
 "onnx/model_qint8.onnx"})`` loads it where optimum-onnx is installed); this project evaluates it with
-``training.onnx_model.OnnxEmbedder``, which needs only onnxruntime.
+``retrieval.onnx_model.OnnxEmbedder``, which needs only onnxruntime.
 
 Why not ``sentence_transformers.backend.export_dynamic_quantized_onnx_model``: it runs through optimum-onnx, whose
 only release (0.1.0) requires transformers < 4.58, and this project runs on transformers 5. The export here is the
@@ -27,8 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from training.errors import ConfigError, ModelError
-from training.modeling import load_model
+from retrieval.errors import ConfigError, ModelError
+from retrieval.models import load_model
 
 logger = logging.getLogger("training.onnx_export")
 
@@ -113,7 +113,7 @@ def export(model_ref: str, output: Path, int8: bool = True, opset: int = 17) -> 
 
 def check_against_torch(model, folder: Path, tolerance: float) -> float:  # noqa: ANN001
     """Largest |cosine difference| between the torch model and the float32 ONNX graph on CHECK_TEXTS."""
-    from training.onnx_model import OnnxEmbedder
+    from retrieval.onnx_model import OnnxEmbedder
 
     expected = model.encode(CHECK_TEXTS, convert_to_numpy=True, normalize_embeddings=True)
     got = OnnxEmbedder(folder / FLOAT_FILE).encode(CHECK_TEXTS, normalize_embeddings=True)

@@ -33,13 +33,14 @@ from sentence_transformers.sentence_transformer.losses import CachedMultipleNega
 from sentence_transformers.util import cos_sim
 from torch import nn
 
+from retrieval.dataset import DatasetSource, describe_dataset
+from retrieval.device import resolve_device, resolve_precision
+from retrieval.errors import ConfigError, ModelError, UserError
+from retrieval.models import check_model_folder, embedding_dimension, is_local_reference, load_model
 from training.config import TrainConfig, load_config
-from training.data import DatasetSource, IRData, describe_dataset, load_ir_split, load_triplets
-from training.device import resolve_device, resolve_precision
+from training.data import IRData, load_ir_split, load_triplets
 from training.distill import LABEL, add_teacher_scores, build_distillation_loss
-from training.errors import ConfigError, ModelError, UserError
 from training.interpolate import choose_alpha, interpolate
-from training.modeling import check_model_folder, embedding_dimension, is_local_reference, load_model
 
 logger = logging.getLogger("training")
 

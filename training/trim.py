@@ -31,8 +31,8 @@ from pathlib import Path
 
 import torch
 
-from training.errors import ConfigError, UserError
-from training.modeling import load_model
+from retrieval.errors import ConfigError, UserError
+from retrieval.models import load_model
 
 logger = logging.getLogger("training.trim")
 

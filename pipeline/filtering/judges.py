@@ -77,9 +77,15 @@ def bm25_ranks(index, queries: list[str], positives: np.ndarray, depth: int) -> 
 def dense_judge(name: str, model_name: str, top_k: int, texts: list[str], query_prompt: str, passage_prompt: str,
                 cache_dir, batch_size: int = 64) -> Judge:
     """A dense judge: passages encoded once (cached in ``cache_dir``), queries encoded when asked."""
-    from pipeline.filtering.round_trip import cached_embeddings, load_embedder, positive_ranks
+    from pipeline.errors import ConfigError
+    from pipeline.filtering.round_trip import cached_embeddings, positive_ranks
+    from retrieval.errors import ModelError
+    from retrieval.models import load_embedder
 
-    model = load_embedder(model_name)
+    try:
+        model = load_embedder(model_name)
+    except ModelError as e:
+        raise ConfigError(f"round-trip judge {name!r} (filter.round_trip): {e}") from None
     passage_vecs = cached_embeddings(model, model_name, texts, passage_prompt, cache_dir, batch_size,
                                      desc=f"passages ({name})")
 

@@ -12,25 +12,6 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from pipeline.errors import ConfigError
-
-
-def load_embedder(name_or_path: str):
-    from sentence_transformers import SentenceTransformer
-
-    try:
-        return SentenceTransformer(name_or_path, device="cpu" if not _has_cuda() else None)
-    except Exception as e:  # noqa: BLE001 - missing, offline, not a sentence-transformers folder: same fix
-        raise ConfigError(f"cannot load embedding model '{name_or_path}' ({type(e).__name__}: "
-                          f"{str(e).splitlines()[0][:200]}). Use a Hub id you can reach or a local folder "
-                          "(offline: ../shared/tools/get-e5-small prints one).") from None
-
-
-def _has_cuda() -> bool:
-    import torch
-
-    return torch.cuda.is_available()
-
 
 def cached_embeddings(model, model_name: str, texts: list[str], prompt: str, cache_dir: Path, batch_size: int = 64,
                       chunk: int = 2048, desc: str = "encoding") -> np.ndarray:

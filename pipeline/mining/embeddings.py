@@ -73,22 +73,6 @@ class EmbeddingCache:
         return embeddings
 
 
-def load_embedder(model_id: str):
-    """A SentenceTransformer from a Hub id or a local folder; ConfigError with the fix when it cannot load."""
-    from sentence_transformers import SentenceTransformer
-
-    from pipeline.errors import ConfigError
-
-    try:
-        return SentenceTransformer(model_id)
-    except Exception as e:  # noqa: BLE001 - offline, missing folder, not a model: one fix for the user
-        raise ConfigError(
-            f"cannot load the mining model '{model_id}' ({type(e).__name__}: {str(e)[:200]}). Set mine.model to a "
-            "local SentenceTransformer folder (e.g. ${E5_MODEL}, see ../shared/tools/get-e5-small) or a Hub id "
-            "reachable from this machine."
-        ) from None
-
-
 def from_filter_cache(cache_dir: Path, model_id: str, prompt: str, texts_in_file_order: list[str],
                       unique_texts: list[str]) -> np.ndarray | None:
     """The filter stage's passage embeddings (pipeline/filtering/round_trip.py ``cached_embeddings``: chunk files

@@ -23,15 +23,17 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
-from pipeline.errors import StageError
+from pipeline.errors import ConfigError, StageError
 from pipeline.mining.bm25 import Bm25Index, LanguageTokenizer
 from pipeline.mining.corpus import Corpus
 from pipeline.mining.dense import dense_candidates
-from pipeline.mining.embeddings import EmbeddingCache, from_filter_cache, load_embedder
+from pipeline.mining.embeddings import EmbeddingCache, from_filter_cache
 from pipeline.mining.miner import Miner
 from pipeline.mining.stats import triplet_stats
 from pipeline.mining.tables import PASSAGE_COLUMNS, QUERY_COLUMNS, read_table
 from pipeline.stages.base import Stage, format_drops
+from retrieval.errors import ModelError
+from retrieval.models import load_embedder
 
 NEGATIVE_TYPE = pa.struct([("passage_id", pa.string()), ("doc_id", pa.string()), ("text", pa.string()),
                            ("score", pa.float64()), ("source", pa.string())])
@@ -73,7 +75,10 @@ class MineStage(Stage):
         cfg = self.config.mine
         rows, corpus, orphans, file_texts = self._inputs()
         print(f"[mine] {len(rows)} queries, {len(corpus)} unique passages; method {cfg.method}, model {cfg.model}")
-        model = load_embedder(cfg.model)
+        try:
+            model = load_embedder(cfg.model)
+        except ModelError as e:
+            raise ConfigError(f"mine.model: {e}") from None
         cache = EmbeddingCache(model, cfg.model, self.dir / "embeddings")
         query_texts = list(dict.fromkeys(r["query"] for r in rows))
         positives_of: dict[str, set[int]] = {}

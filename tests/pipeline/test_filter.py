@@ -200,7 +200,7 @@ def test_round_trip_drops_queries_whose_passage_ranks_low(tmp_path, monkeypatch)
     targets = {queries[0][2]: "p0", queries[1][2]: "p1", queries[2][2]: "p1"}  # 'misled' looks like Palermo
     fake = FakeEmbedder(passages, targets)
     loaded: list[str] = []
-    monkeypatch.setattr("pipeline.filtering.round_trip.load_embedder", lambda name: loaded.append(name) or fake)
+    monkeypatch.setattr("retrieval.models.load_embedder", lambda name: loaded.append(name) or fake)
     cfg = make_run(tmp_path, queries, passages=passages,
                    round_trip={"enabled": True, "model": "hand-made-vectors", "top_k": 1, "bm25_top_k": None})
     stats = FilterStage(cfg).run()

@@ -24,7 +24,7 @@ TARGETS = {QUERIES[0][2]: "p0", QUERIES[1][2]: "p1", QUERIES[2][2]: "p1", QUERIE
 def run_panel(tmp_path, monkeypatch, **round_trip):
     passages = PASSAGES[:3]
     fake = FakeEmbedder(passages, TARGETS)
-    monkeypatch.setattr("pipeline.filtering.round_trip.load_embedder", lambda name: fake)
+    monkeypatch.setattr("retrieval.models.load_embedder", lambda name: fake)
     cfg = make_run(tmp_path, QUERIES, passages=passages, language_check=False,
                    round_trip={"enabled": True, "model": "hand-made", "top_k": 1, "bm25_top_k": 1, **round_trip})
     stats = FilterStage(cfg).run()
@@ -79,5 +79,5 @@ def test_a_judge_that_cannot_load_is_a_clear_error(tmp_path):
 
     cfg = make_run(tmp_path, QUERIES, passages=PASSAGES[:3], language_check=False,
                    round_trip={"enabled": True, "model": str(tmp_path / "no-such-model")})
-    with pytest.raises(ConfigError, match="cannot load embedding model"):
+    with pytest.raises(ConfigError, match="judge 'base' .*does not exist"):
         FilterStage(cfg).run()

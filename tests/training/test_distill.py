@@ -67,7 +67,7 @@ def test_teacher_kind_is_read_from_the_folder(tiny_model: Path, tmp_path: Path):
 
 
 def test_teacher_options_are_validated(tmp_path: Path):
-    from training.errors import ConfigError
+    from retrieval.errors import ConfigError
 
     path = tmp_path / "c.yaml"
     path.write_text("teacher: {model: x, loss: mse}\n")

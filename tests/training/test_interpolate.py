@@ -10,9 +10,9 @@ import pytest
 import torch
 from sentence_transformers import SentenceTransformer
 
+from retrieval.errors import ConfigError, ModelError
 from training import train
 from training.config import load_config
-from training.errors import ConfigError, ModelError
 from training.interpolate import choose_alpha, interpolate
 
 

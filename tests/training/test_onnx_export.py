@@ -9,10 +9,10 @@ import pytest
 
 pytest.importorskip("onnxruntime")
 
-from training.errors import ModelError  # noqa: E402
-from training.modeling import load_model  # noqa: E402
+from retrieval.errors import ModelError  # noqa: E402
+from retrieval.models import load_model  # noqa: E402
+from retrieval.onnx_model import OnnxEmbedder  # noqa: E402
 from training.onnx_export import FLOAT_FILE, INT8_FILE, export, main  # noqa: E402
-from training.onnx_model import OnnxEmbedder  # noqa: E402
 
 TEXTS = [
     "query: chi ha vinto le elezioni comunali di Modena?",

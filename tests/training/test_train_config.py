@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from retrieval.errors import ConfigError
 from training.config import TrainConfig, load_config
-from training.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
 

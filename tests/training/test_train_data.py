@@ -8,8 +8,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from training.data import describe_dataset, load_ir_split, load_triplets, negative_columns
-from training.errors import DatasetError
+from retrieval.dataset import describe_dataset
+from retrieval.errors import DatasetError
+from training.data import load_ir_split, load_triplets, negative_columns
 
 
 def test_triplets_keep_only_text_columns(fixture_dataset: Path) -> None:

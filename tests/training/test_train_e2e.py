@@ -55,8 +55,8 @@ def test_training_improves_retrieval(
 
 
 def test_card_names_hub_dataset_and_version() -> None:
+    from retrieval.dataset import DatasetSource
     from training.config import TrainConfig
-    from training.data import DatasetSource
 
     source = DatasetSource(path="me/it-triplets", revision="v1.0.0", is_local=False)
     card = train.build_card_data(TrainConfig(), source)

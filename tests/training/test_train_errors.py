@@ -8,10 +8,10 @@ import pytest
 import torch
 from conftest_tiny import run_module
 
+from retrieval.device import resolve_device, resolve_precision
+from retrieval.errors import ConfigError, DeviceError, ModelError
+from retrieval.models import load_model
 from training import train
-from training.device import resolve_device, resolve_precision
-from training.errors import ConfigError, DeviceError, ModelError
-from training.modeling import load_model
 
 
 def test_cuda_requested_without_gpu(monkeypatch: pytest.MonkeyPatch) -> None:

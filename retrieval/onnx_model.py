@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from training.errors import ModelError
+from retrieval.errors import ModelError
 
 POOLING_MODES = ("cls_token", "mean_tokens", "max_tokens", "lasttoken")
 

@@ -6,7 +6,7 @@ from typing import Literal
 
 import torch
 
-from training.errors import ConfigError, DeviceError
+from retrieval.errors import ConfigError, DeviceError
 
 Precision = Literal["bf16", "fp16", "fp32"]
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from sentence_transformers import SentenceTransformer
 
-from training.errors import ModelError
+from retrieval.errors import ModelError
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +63,14 @@ def embedding_dimension(model: SentenceTransformer) -> int | None:
     return getter()
 
 
+def load_embedder(name_or_path: str) -> SentenceTransformer:
+    """The embedder for the pipeline's round-trip judges and mining: ``load_model`` on the best device here (CUDA,
+    then MPS, then CPU)."""
+    from retrieval.device import resolve_device
+
+    return load_model(name_or_path, device=resolve_device("auto"))
+
+
 def load_model(
     name_or_path: str,
     device: str | None = None,
@@ -78,8 +86,8 @@ def load_model(
         revision: Hub revision (branch, tag or commit); ignored for local folders.
         **kwargs: passed on to ``SentenceTransformer`` (e.g. ``model_card_data``).
     """
-    if name_or_path.endswith(".onnx"):  # an exported graph: encoded with onnxruntime (training/onnx_model.py)
-        from training.onnx_model import OnnxEmbedder
+    if name_or_path.endswith(".onnx"):  # an exported graph: encoded with onnxruntime (retrieval/onnx_model.py)
+        from retrieval.onnx_model import OnnxEmbedder
 
         return OnnxEmbedder(name_or_path)
     if is_local_reference(name_or_path):
