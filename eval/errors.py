@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from retrieval.errors import DeviceError, ModelError, UserError
-
-
-class EvalSetError(UserError):
-    """An evaluation set is missing, incomplete (e.g. no qrels) or malformed."""
+from retrieval.errors import DeviceError, EvalSetError, ModelError, UserError
 
 
 class SetUnavailable(Exception):

@@ -6,8 +6,6 @@ and qrels as ``qrels/<split>.tsv`` or ``qrels.tsv`` (header ``query-id  corpus-i
 
 from __future__ import annotations
 
-import csv
-import json
 import logging
 import random
 from dataclasses import dataclass, field
@@ -15,13 +13,10 @@ from pathlib import Path
 
 from eval.errors import EvalSetError
 from eval.mteb_sets import MTEB_SETS, load_mteb_set, parse_mteb_spec
+from retrieval.beir import BEIR_HELP, find_qrels, read_jsonl, read_qrels
 
 logger = logging.getLogger(__name__)
 
-_BEIR_HELP = (
-    "A BEIR-style folder needs corpus.jsonl (_id, title, text), queries.jsonl (_id, text) and qrels/test.tsv "
-    "or qrels.tsv (header: query-id, corpus-id, score)."
-)
 
 
 @dataclass
@@ -56,55 +51,6 @@ def _passage_text(title: str | None, text: str | None, use_title: bool) -> str:
     return f"{title} {text}" if use_title and title else text
 
 
-def _read_jsonl(path: Path, needed: tuple[str, ...]) -> list[dict]:
-    rows = []
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except ValueError as exc:
-                raise EvalSetError(f"{path} line {n} is not valid JSON ({exc}). {_BEIR_HELP}") from exc
-            missing = [k for k in needed if k not in row]
-            if missing:
-                raise EvalSetError(f"{path} line {n} lacks the key(s) {missing} (it has {sorted(row)}). {_BEIR_HELP}")
-            rows.append(row)
-    return rows
-
-
-def find_qrels(folder: Path, split: str) -> Path:
-    """``qrels/<split>.tsv``, else ``qrels.tsv``, else the only TSV in ``qrels/``; EvalSetError if none."""
-    for candidate in (folder / "qrels" / f"{split}.tsv", folder / "qrels.tsv"):
-        if candidate.is_file():
-            return candidate
-    tsvs = sorted((folder / "qrels").glob("*.tsv")) if (folder / "qrels").is_dir() else []
-    if len(tsvs) == 1:
-        return tsvs[0]
-    raise EvalSetError(
-        f"{folder} has no qrels: looked for qrels/{split}.tsv and qrels.tsv. Fix: add the relevance judgements "
-        f"as a TSV with the header 'query-id<TAB>corpus-id<TAB>score'. {_BEIR_HELP}"
-    )
-
-
-def read_qrels(path: Path) -> dict[str, dict[str, int]]:
-    """Read a qrels TSV (with header) into query id -> {passage id: score}."""
-    qrels: dict[str, dict[str, int]] = {}
-    with open(path, encoding="utf-8", newline="") as f:
-        reader = csv.reader(f, delimiter="\t")
-        header = next(reader, None)
-        if header is None or [h.strip() for h in header[:3]] != ["query-id", "corpus-id", "score"]:
-            raise EvalSetError(f"{path} must start with the header 'query-id<TAB>corpus-id<TAB>score' (got {header}).")
-        for n, row in enumerate(reader, 2):
-            if not row:
-                continue
-            try:
-                qrels.setdefault(row[0], {})[row[1]] = int(float(row[2]))
-            except (IndexError, ValueError) as exc:
-                raise EvalSetError(f"{path} line {n} is not 'query-id<TAB>corpus-id<TAB>score': {row}") from exc
-    return qrels
-
-
 def _finish(name: str, source: str, corpus: dict, queries: dict, qrels: dict, split: str) -> RetrievalSet:
     """Keep judged queries whose relevant passages exist; explain what was dropped."""
     notes = []
@@ -128,13 +74,13 @@ def load_beir_folder(
     folder = Path(folder)
     for needed in ("corpus.jsonl", "queries.jsonl"):
         if not (folder / needed).is_file():
-            raise EvalSetError(f"{folder} has no {needed}. {_BEIR_HELP}")
+            raise EvalSetError(f"{folder} has no {needed}. {BEIR_HELP}")
     qrels = read_qrels(find_qrels(folder, split))
     corpus = {
         str(r["_id"]): _passage_text(r.get("title"), r["text"], use_title)
-        for r in _read_jsonl(folder / "corpus.jsonl", ("_id", "text"))
+        for r in read_jsonl(folder / "corpus.jsonl", ("_id", "text"))
     }
-    queries = {str(r["_id"]): r["text"] for r in _read_jsonl(folder / "queries.jsonl", ("_id", "text"))}
+    queries = {str(r["_id"]): r["text"] for r in read_jsonl(folder / "queries.jsonl", ("_id", "text"))}
     return _finish(name or default_set_name(folder), str(folder), corpus, queries, qrels, split)
 
 
@@ -203,4 +149,4 @@ def resolve_set(spec: str, split: str = "test", use_title: bool = True) -> Retri
         return load_beir_folder(beir, split, name or default_set_name(folder), use_title)
     if (folder / "README.md").is_file() and (folder / "corpus").is_dir():
         return load_dataset_configs(folder, split, name or None, use_title)
-    raise EvalSetError(f"{folder} has no corpus.jsonl, beir/{split}/corpus.jsonl or dataset configs. {_BEIR_HELP}")
+    raise EvalSetError(f"{folder} has no corpus.jsonl, beir/{split}/corpus.jsonl or dataset configs. {BEIR_HELP}")

@@ -25,3 +25,7 @@ class ModelError(UserError):
 
 class DeviceError(UserError):
     """The requested device (e.g. a CUDA GPU) is not available on this machine."""
+
+
+class EvalSetError(UserError):
+    """An evaluation set is missing, incomplete (e.g. no qrels) or malformed."""

@@ -12,12 +12,12 @@ content, so it leaks nothing about any of them).
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from pathlib import Path
 
 from pipeline.errors import InputDataError
 from pipeline.filtering.rules import normalized, words
+from retrieval.beir import read_jsonl
 
 
 def ngrams(tokens: list[str], n: int) -> set[tuple[str, ...]]:
@@ -25,16 +25,8 @@ def ngrams(tokens: list[str], n: int) -> set[tuple[str, ...]]:
 
 
 def _read_jsonl_texts(path: Path) -> list[str]:
-    texts = []
-    with open(path, encoding="utf-8") as f:
-        for i, line in enumerate(f, start=1):
-            if line.strip():
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise InputDataError(f"{path}, line {i}: not valid JSON ({e})") from None
-                texts.append(" ".join(filter(None, [record.get("title"), record.get("text")])))
-    return texts
+    """Title and text of each record (retrieval/beir.py reads the file)."""
+    return [" ".join(filter(None, [r.get("title"), r.get("text")])) for r in read_jsonl(path)]
 
 
 class EvalOverlapIndex:

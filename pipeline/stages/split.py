@@ -30,11 +30,12 @@ import pyarrow.parquet as pq
 
 from pipeline.errors import StageError
 from pipeline.mining.tables import PASSAGE_COLUMNS, read_table
-from pipeline.publishing.beir import qrels_for, write_beir
+from pipeline.publishing.beir import qrels_for
 from pipeline.publishing.neardup import MinHasher, document_groups, near_duplicate_pairs
 from pipeline.publishing.splits import SPLITS, assign_splits, leak_sets
 from pipeline.stages.base import Stage
 from pipeline.stages.mine import TRIPLET_SCHEMA
+from retrieval.beir import write_beir
 
 SPLIT_SCHEMA = TRIPLET_SCHEMA.append(pa.field("group_id", pa.string()))
 TRIPLET_COLUMNS = tuple(TRIPLET_SCHEMA.names)
