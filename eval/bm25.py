@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from eval.sets import RetrievalSet
+from eval.retrieval_set import RetrievalSet
 
 
 def bm25_run(rs: RetrievalSet, k: int = 10, language: str = "ita_Latn",

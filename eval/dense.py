@@ -21,7 +21,7 @@ import numpy as np
 from sentence_transformers import SentenceTransformer
 from sentence_transformers.util import quantize_embeddings
 
-from eval.sets import RetrievalSet
+from eval.retrieval_set import RetrievalSet
 
 PRECISIONS = ("float32", "int8", "binary")
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from eval.errors import SetUnavailable
 
 if TYPE_CHECKING:
-    from eval.sets import RetrievalSet
+    from eval.retrieval_set import RetrievalSet
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ def load_mteb_set(task_name: str, subset: str, name: str | None = None, use_titl
     Raises:
         SetUnavailable: mteb is not installed, the Hub is unreachable, or the task cannot be loaded.
     """
-    from eval.sets import _finish, _passage_text
+    from eval.retrieval_set import finish_set, passage_text
 
     label = f"{task_name} ({subset})"
     try:
@@ -79,10 +79,10 @@ def load_mteb_set(task_name: str, subset: str, name: str | None = None, use_titl
         raise SetUnavailable(f"{label} skipped: could not load it with mteb ({type(exc).__name__}: {exc}).") from exc
     titles = corpus_ds["title"] if "title" in corpus_ds.column_names else [None] * len(corpus_ds)
     corpus = {
-        str(i): _passage_text(t, x, use_title)
+        str(i): passage_text(t, x, use_title)
         for i, t, x in zip(corpus_ds["id"], titles, corpus_ds["text"], strict=True)
     }
     queries = {str(i): t for i, t in zip(queries_ds["id"], queries_ds["text"], strict=True)}
     qrels = {str(q): {str(d): int(s) for d, s in docs.items()} for q, docs in relevant.items()}
-    result: RetrievalSet = _finish(name or task_name, f"mteb:{task_name}:{subset}", corpus, queries, qrels, split)
+    result: RetrievalSet = finish_set(name or task_name, f"mteb:{task_name}:{subset}", corpus, queries, qrels, split)
     return result

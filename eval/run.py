@@ -27,7 +27,8 @@ from eval.dense import encode_set, model_size, rank
 from eval.errors import SetUnavailable, UserError
 from eval.metrics import evaluate_run
 from eval.report import markdown, write_report
-from eval.sets import RetrievalSet, resolve_set
+from eval.retrieval_set import RetrievalSet
+from eval.sets import resolve_set
 from retrieval.device import resolve_device
 from retrieval.models import check_model_folder, embedding_dimension, is_local_reference, load_model
 

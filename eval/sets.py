@@ -7,64 +7,15 @@ and qrels as ``qrels/<split>.tsv`` or ``qrels.tsv`` (header ``query-id  corpus-i
 from __future__ import annotations
 
 import logging
-import random
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from eval.errors import EvalSetError
 from eval.mteb_sets import MTEB_SETS, load_mteb_set, parse_mteb_spec
+from eval.retrieval_set import RetrievalSet, finish_set, passage_text
 from retrieval.beir import BEIR_HELP, find_qrels, read_jsonl, read_qrels
 
 logger = logging.getLogger(__name__)
 
-
-
-@dataclass
-class RetrievalSet:
-    """Queries, passages and graded relevance judgements of one evaluation set."""
-
-    name: str
-    source: str
-    corpus: dict[str, str]
-    queries: dict[str, str]
-    qrels: dict[str, dict[str, int]]
-    notes: list[str] = field(default_factory=list)
-
-    def subsample(self, max_queries: int | None, seed: int = 42) -> RetrievalSet:
-        """Keep a seeded random sample of at most ``max_queries`` queries; the corpus stays whole."""
-        if not max_queries or len(self.queries) <= max_queries:
-            return self
-        keep = sorted(random.Random(seed).sample(sorted(self.queries), max_queries))
-        note = f"{max_queries} of {len(self.queries)} queries (seed {seed})"
-        return RetrievalSet(
-            name=self.name,
-            source=self.source,
-            corpus=self.corpus,
-            queries={q: self.queries[q] for q in keep},
-            qrels={q: self.qrels[q] for q in keep},
-            notes=[*self.notes, note],
-        )
-
-
-def _passage_text(title: str | None, text: str | None, use_title: bool) -> str:
-    title, text = (title or "").strip(), (text or "").strip()
-    return f"{title} {text}" if use_title and title else text
-
-
-def _finish(name: str, source: str, corpus: dict, queries: dict, qrels: dict, split: str) -> RetrievalSet:
-    """Keep judged queries whose relevant passages exist; explain what was dropped."""
-    notes = []
-    judged = {q: {d: s for d, s in rels.items() if d in corpus} for q, rels in qrels.items() if q in queries}
-    judged = {q: rels for q, rels in judged.items() if any(s > 0 for s in rels.values())}
-    dropped = len(queries) - len(judged)
-    if dropped:
-        notes.append(f"{dropped} queries without a relevant passage in the corpus left out")
-    if not judged:
-        raise EvalSetError(
-            f"{source}: no query of split {split!r} has a relevant passage (qrels score > 0) in the corpus. "
-            "Fix: check that the qrels ids match queries.jsonl/corpus.jsonl _id values."
-        )
-    return RetrievalSet(name, source, corpus, {q: queries[q] for q in judged}, judged, notes)
 
 
 def load_beir_folder(
@@ -77,11 +28,11 @@ def load_beir_folder(
             raise EvalSetError(f"{folder} has no {needed}. {BEIR_HELP}")
     qrels = read_qrels(find_qrels(folder, split))
     corpus = {
-        str(r["_id"]): _passage_text(r.get("title"), r["text"], use_title)
+        str(r["_id"]): passage_text(r.get("title"), r["text"], use_title)
         for r in read_jsonl(folder / "corpus.jsonl", ("_id", "text"))
     }
     queries = {str(r["_id"]): r["text"] for r in read_jsonl(folder / "queries.jsonl", ("_id", "text"))}
-    return _finish(name or default_set_name(folder), str(folder), corpus, queries, qrels, split)
+    return finish_set(name or default_set_name(folder), str(folder), corpus, queries, qrels, split)
 
 
 def load_dataset_configs(
@@ -103,14 +54,14 @@ def load_dataset_configs(
         raise EvalSetError(str(exc)) from exc
     titles = corpus_ds["title"] if "title" in corpus_ds.column_names else [None] * len(corpus_ds)
     corpus = {
-        str(d): _passage_text(t, x, use_title)
+        str(d): passage_text(t, x, use_title)
         for d, t, x in zip(corpus_ds["_id"], titles, corpus_ds["text"], strict=True)
     }
     queries = {str(q): t for q, t in zip(queries_ds["_id"], queries_ds["text"], strict=True)}
     qrels: dict[str, dict[str, int]] = {}
     for q, d, s in zip(qrels_ds["query-id"], qrels_ds["corpus-id"], qrels_ds["score"], strict=True):
         qrels.setdefault(str(q), {})[str(d)] = int(s)
-    return _finish(name or default_set_name(root), str(root), corpus, queries, qrels, split)
+    return finish_set(name or default_set_name(root), str(root), corpus, queries, qrels, split)
 
 
 _GENERIC = {"dataset", "publish", "beir", "test", "dev", "train"}
