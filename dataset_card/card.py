@@ -70,7 +70,7 @@ def write_card(config, language, run_dir: Path, folder: Path, files: dict[str, d
     meta = card_metadata(
         pretty_name=config.publish.pretty_name, language=language.iso_639_1, license=config.publish.license,
         source_datasets=context["source_datasets"], tags=config.publish.tags,
-        n_rows=sum(counts.get("pairs", {}).values()), files=files)
+        n_rows=sum(counts.get("pairs", {}).values()), files=files, version=config.publish.version)
     body = render("card.md.j2", context)
     readme = Path(folder) / "README.md"
     readme.write_text(front_matter(meta) + "\n" + body, encoding="utf-8")

@@ -22,7 +22,8 @@ def size_category(n: int) -> str:
 
 
 def card_metadata(*, pretty_name: str, language: str, license: str, source_datasets: list[str], tags: list[str],
-                  n_rows: int, files: dict[str, dict[str, str]], default_config: str = "triplets") -> dict:
+                  n_rows: int, files: dict[str, dict[str, str]], default_config: str = "triplets",
+                  version: str | None = None) -> dict:
     """The metadata mapping; ``files`` is config -> split -> path inside the repository."""
     configs = []
     for name, splits in files.items():
@@ -31,7 +32,9 @@ def card_metadata(*, pretty_name: str, language: str, license: str, source_datas
             entry["default"] = True
         entry["data_files"] = [{"split": split, "path": path} for split, path in splits.items()]
         configs.append(entry)
-    return {
+    from retrieval.dataset import SCHEMA_KEY, SCHEMA_VERSION
+
+    meta = {
         "pretty_name": pretty_name,
         "language": [language],
         "license": license,
@@ -44,7 +47,11 @@ def card_metadata(*, pretty_name: str, language: str, license: str, source_datas
         "source_datasets": list(source_datasets),
         "tags": list(tags),
         "configs": configs,
+        SCHEMA_KEY: SCHEMA_VERSION,  # the published format (retrieval/dataset.py): readers refuse another one
     }
+    if version:
+        meta["version"] = version  # the dataset's own version; the Hub release is tagged v<version>
+    return meta
 
 
 def front_matter(metadata: dict) -> str:

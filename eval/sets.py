@@ -95,6 +95,10 @@ def resolve_set(spec: str, split: str = "test", use_title: bool = True) -> Retri
         )
     if (folder / "corpus.jsonl").is_file():
         return load_beir_folder(folder, split, name or None, use_title)
+    if (folder / "README.md").is_file() and (folder / "corpus").is_dir():  # a published dataset root
+        from retrieval.dataset import check_schema, read_card_metadata
+
+        check_schema(read_card_metadata(folder), f"dataset {str(folder)!r}")
     beir = folder / "beir" / split
     if (beir / "corpus.jsonl").is_file():
         return load_beir_folder(beir, split, name or default_set_name(folder), use_title)

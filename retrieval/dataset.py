@@ -20,11 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from datasets import Dataset, load_dataset
 
 from retrieval.errors import DatasetError
 
+SCHEMA_KEY = "retrieval_schema_version"
+# the published format: configs triplets/pairs/corpus/queries/qrels with the columns require_columns names
+SCHEMA_VERSION = 1  # bump when they change
 _CARD_VERSION = re.compile(r"\*\*Version:\*\*\s*`([^`]+)`")
 FIX = "Fix: point --dataset at a folder or Hub id published by `python -m pipeline.run --stage publish`."
 
@@ -51,21 +53,28 @@ class DatasetSource:
 
 
 def read_card_metadata(folder: Path) -> dict[str, Any]:
-    """The YAML front matter of ``folder/README.md`` (empty if absent or unreadable)."""
+    """The YAML front matter of ``folder/README.md`` (huggingface_hub's reader; empty if absent or unreadable)."""
+    from huggingface_hub import metadata_load
+
     readme = folder / "README.md"
     if not readme.is_file():
         return {}
-    text = readme.read_text(encoding="utf-8")
-    if not text.startswith("---"):
-        return {}
-    end = text.find("\n---", 3)
-    if end < 0:
-        return {}
     try:
-        meta = yaml.safe_load(text[3:end])
-    except yaml.YAMLError:
+        return metadata_load(readme) or {}
+    except Exception:  # not YAML: a card written by hand; the data files still load
         return {}
-    return meta if isinstance(meta, dict) else {}
+
+
+def check_schema(meta: dict[str, Any], where: str) -> None:
+    """A dataset written in another version of the published format is refused with the fix. Cards without the
+    field predate it (dataset versions up to 0.5.0) and have format 1."""
+    found = meta.get(SCHEMA_KEY, SCHEMA_VERSION)
+    if found != SCHEMA_VERSION:
+        raise DatasetError(
+            f"{where} is in version {found!r} of the published format ({SCHEMA_KEY} in its README); this toolkit "
+            f"reads version {SCHEMA_VERSION}. Fix: republish it with this toolkit (`python -m pipeline.run --stage "
+            "publish --force`), or use the toolkit release that wrote it."
+        )
 
 
 def _version_in_card_body(folder: Path) -> str | None:
@@ -85,6 +94,7 @@ def describe_dataset(path: str, revision: str | None = None) -> DatasetSource:
         if not folder.is_dir():
             raise DatasetError(f"dataset path {path!r} is a file, not a dataset folder. {FIX}")
         meta = read_card_metadata(folder)
+        check_schema(meta, f"dataset {path!r}")
         version = meta.get("version") or meta.get("dataset_version") or _version_in_card_body(folder)
         return DatasetSource(
             path=str(folder),

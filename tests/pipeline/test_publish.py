@@ -70,6 +70,7 @@ def test_card_metadata_plots_and_beir(published):
     assert meta["task_categories"] == ["sentence-similarity", "text-retrieval"]
     assert meta["source_datasets"] == ["allenai/c4"] and meta["size_categories"] == ["n<1K"]
     assert [c["config_name"] for c in meta["configs"]] == list(COLUMNS)
+    assert meta["retrieval_schema_version"] == 1 and meta["version"] == "1.2.0"  # what readers check
     for plot in ("passage_lengths", "query_lengths", "query_styles", "negative_scores", "drops"):
         assert (folder / "plots" / f"{plot}.png").stat().st_size > 1000
         assert f"(plots/{plot}.png)" in text

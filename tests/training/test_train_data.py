@@ -77,3 +77,23 @@ def test_version_from_pipeline_card_body(tmp_path: Path) -> None:
     )
     source = describe_dataset(str(folder))
     assert source.version == "v1.2.0" and source.display_name == f"It triplets ({folder}) version v1.2.0"
+
+
+def test_a_dataset_in_another_format_version_is_refused(fixture_dataset, tmp_path):
+    """The card's retrieval_schema_version names the published format; training and evaluation refuse another."""
+    import shutil
+
+    from eval.sets import resolve_set
+    from retrieval.dataset import SCHEMA_KEY, SCHEMA_VERSION, read_card_metadata
+
+    copy = tmp_path / "future"
+    shutil.copytree(fixture_dataset, copy)
+    readme = copy / "README.md"
+    text = readme.read_text(encoding="utf-8")
+    assert text.startswith("---\n")
+    readme.write_text(f"---\n{SCHEMA_KEY}: {SCHEMA_VERSION + 1}\n" + text[4:], encoding="utf-8")
+    assert read_card_metadata(copy)[SCHEMA_KEY] == SCHEMA_VERSION + 1
+    with pytest.raises(DatasetError, match=r"version 2 of the published format.*--force"):
+        describe_dataset(str(copy))
+    with pytest.raises(DatasetError, match="reads version 1"):
+        resolve_set(str(copy))
