@@ -135,7 +135,13 @@ def _sample_texts(config: PipelineConfig) -> list[str]:
 def _check_length(texts: list[str], config: PipelineConfig) -> None:
     from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(config.passages.tokenizer)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(config.passages.tokenizer)
+    except Exception as e:  # offline Hub, missing folder: one fix
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ConfigError(f"cannot load the tokenizer of the base model {config.passages.tokenizer!r} ({first}). "
+                          "Fix: pass --base-model with a local sentence-transformers folder (offline: "
+                          "../shared/tools/get-e5-small prints one) or a Hub id you can reach.") from None
     lengths = [len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts]
     if max(lengths) < config.passages.min_tokens:
         raise InputDataError(

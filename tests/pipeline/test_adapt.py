@@ -104,3 +104,12 @@ def test_empty_folder_and_down_endpoint(tmp_path, tiny_model, capsys):
     assert adapt.main(base_argv(tmp_path, tmp_path / "docs", "http://127.0.0.1:9/v1", tiny_model)) == 2
     err = capsys.readouterr().err
     assert "cannot reach the LLM endpoint http://127.0.0.1:9/v1" in err and "Traceback" not in err
+
+
+def test_a_base_model_that_cannot_load_is_named(tmp_path, endpoint, capsys):
+    write_documents(tmp_path / "docs", 3)
+    argv = base_argv(tmp_path, tmp_path / "docs", endpoint.url, tmp_path / "no-model")
+    assert adapt.main(argv) == 2
+    err = capsys.readouterr().err
+    assert "--base-model" in err or "passages.tokenizer" in err
+    assert "Traceback" not in err and endpoint.stats()["chat_requests"] == 0
