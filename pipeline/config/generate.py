@@ -17,7 +17,8 @@ class LlamaCppSettings(StrictModel):
     hub_repo: str = "Qwen/Qwen2.5-1.5B-Instruct-GGUF"
     hub_file: str = "qwen2.5-1.5b-instruct-q4_k_m.gguf"
     host: str = "127.0.0.1"
-    port: int = 8765
+    port: int | None = Field(None, description="port of the local server; None: a free one, chosen at start (two "
+                             "runs on one machine then never collide)")
     n_ctx: int = 4096
     n_threads: int | None = None
     startup_timeout: float = 300.0

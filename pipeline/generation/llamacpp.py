@@ -95,9 +95,12 @@ def server_command(backend: str, cfg: LlamaCppSettings, gguf: str, model_alias: 
 def local_server(backend: str, cfg: LlamaCppSettings, model_alias: str, log_path: Path):
     """Run the local server for the duration of the block; yield its OpenAI base URL. Stopped on any exit."""
     gguf = resolve_gguf(cfg)
+    if cfg.port is None:
+        cfg = cfg.model_copy(update={"port": _free_port(cfg.host)})
+    else:
+        _check_port_free(cfg.host, cfg.port)
     cmd = server_command(backend, cfg, gguf, model_alias)
     url = f"http://{cfg.host}:{cfg.port}/v1"
-    _check_port_free(cfg.host, cfg.port)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
         try:
@@ -120,6 +123,15 @@ def local_server(backend: str, cfg: LlamaCppSettings, model_alias: str, log_path
 def llamacpp_server(cfg: LlamaCppSettings, model_alias: str, log_path: Path):
     """llama-cpp-python's server (kept for callers that name it)."""
     return local_server("llamacpp", cfg, model_alias, log_path)
+
+
+def _free_port(host: str) -> int:
+    """A port nothing listens on now (the OS picks it); the server binds it a moment later."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        return probe.getsockname()[1]
 
 
 def _check_port_free(host: str, port: int) -> None:

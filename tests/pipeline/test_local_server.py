@@ -127,3 +127,19 @@ def test_a_busy_port_is_refused_before_starting(tmp_path):
         with pytest.raises(EndpointError, match="already listens on 127.0.0.1"):
             with local_server("llama-server", cfg.generate.llamacpp, "m", tmp_path / "log"):
                 pass
+
+
+def test_without_a_port_a_free_one_is_chosen(tmp_path):
+    """generate.llamacpp.port unset (the default): the server gets a free port, so two runs never collide."""
+    binary = write_binary(tmp_path, FAKE_SERVER)
+    cfg = server_config(tmp_path, binary, max_passages=2)
+    cfg.generate.llamacpp.port = None
+    with socket.socket() as busy:  # what used to be the fixed default port may be taken: it does not matter
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        write_passages(cfg.run_dir, italian_passages(2))
+        stats = GenerateStage(cfg).run()
+    assert stats["replies"] == 2
+    args = json.loads(Path(str(binary) + ".args.json").read_text())
+    assert int(args[args.index("--port") + 1]) > 0
+
