@@ -193,7 +193,7 @@ class GenerateStage(Stage):
         self._llm_file = Path(resolve_gguf(gen.llamacpp)).name if gen.backend in LOCAL_BACKENDS else None
         batches = self._prepare_batches()
         estimate = self._estimate(batches)
-        done = self._count_done() + len(self._stored_records)
+        done = self._count_done() + self._stored_elsewhere()
         print(f"[generate] {estimate['passages']} passages x {len(self.styles)} queries; about "
               f"{estimate['prompt_tokens_estimate']:,} prompt tokens (chars/4 estimate); {done} already done"
               + (f" ({len(self._stored_records)} from {self.store.folder})" if self._stored_records else ""))
@@ -206,7 +206,7 @@ class GenerateStage(Stage):
             if gen.backend in ("endpoint", *LOCAL_BACKENDS) and batches:
                 preflight(url, api_key_from_env(gen.api_key_env), gen.model, gen.api_key_env)
             if batches:
-                stack.enter_context(GenerationProgress(self.dir, estimate["passages"], len(self._stored_records)))
+                stack.enter_context(GenerationProgress(self.dir, estimate["passages"], self._stored_elsewhere()))
             sent = 0
             for batch in batches:
                 try:
@@ -293,6 +293,12 @@ class GenerateStage(Stage):
 
     def _count_done(self) -> int:
         return sum(1 for _ in self._raw_records(tolerant=True))
+
+    def _stored_elsewhere(self) -> int:
+        """Stored passages this run folder does not hold (a stopped run exports its own replies to the store too:
+        they must not be counted twice)."""
+        here = {record["id"] for record in self._raw_records(tolerant=True)}
+        return len(set(self._stored_records) - here)
 
     def _raw_records(self, batch: str = "*", tolerant: bool = False):
         return raw_records(self.dir / "raw", batch, tolerant)

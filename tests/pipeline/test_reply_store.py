@@ -151,7 +151,7 @@ except KeyboardInterrupt:
 """
 
 
-def test_a_stopped_run_keeps_its_finished_chunks_in_the_store(tmp_path, monkeypatch):
+def test_a_stopped_run_keeps_its_finished_chunks_in_the_store(tmp_path, monkeypatch, capsys):
     """A run stopped (SIGTERM, as at the end of a session) half-way through a batch exports the chunks it finished:
     a fresh run folder with the same store sends only the passages they do not cover."""
     import json
@@ -185,3 +185,8 @@ def test_a_stopped_run_keeps_its_finished_chunks_in_the_store(tmp_path, monkeypa
         assert stats["replies"] == 12 and stats["requests_this_run"] == 12 - kept
         assert fake.stats()["chat_requests"] == sent_before + 12 - kept
         assert len(ReplyStore(store).records()) == 12  # no passage stored twice
+
+        sent = fake.stats()["chat_requests"]
+        resumed = GenerateStage(cfg).run()  # machine 1 again: its own replies are in the store too
+        assert resumed["replies"] == 12 and fake.stats()["chat_requests"] == sent
+    assert "12 already done" in capsys.readouterr().out  # counted once, not once per place they are kept
