@@ -94,6 +94,8 @@ def test_resume_after_a_kill_inside_an_open_chunk(tmp_path, monkeypatch):
     """A run killed (SIGKILL) in the middle of a large chunk leaves the open raw chunk cut short. The rerun must
     not stop on EOFError (the fault), must not send again what was answered, and must finish every passage."""
     import json
+    import os
+    import signal
     import subprocess
     import sys
     import time
@@ -105,11 +107,11 @@ def test_resume_after_a_kill_inside_an_open_chunk(tmp_path, monkeypatch):
         write_passages(cfg.run_dir, italian_passages(12))
         data = cfg.model_dump(mode="json")
         child = subprocess.Popen([sys.executable, "-c", KILLED_RUN, json.dumps(data)], cwd=root,
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         deadline = time.time() + 60
         while fake.stats()["chat_requests"] < 6 and time.time() < deadline and child.poll() is None:
             time.sleep(0.05)
-        child.kill()
+        os.killpg(child.pid, signal.SIGKILL)  # the whole group: a helper the run forked must not outlive the test
         child.wait()
         sent_before = fake.stats()["chat_requests"]
         assert 6 <= sent_before < 12, "the run was killed half-way"
