@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import gc
 import logging
-import os
 import platform
 import sys
 import time
@@ -31,6 +30,7 @@ from eval.retrieval_set import RetrievalSet
 from eval.sets import resolve_set
 from retrieval.device import resolve_device
 from retrieval.models import check_model_folder, embedding_dimension, is_local_reference, load_model
+from retrieval.paths import unwritable
 
 logger = logging.getLogger("eval")
 
@@ -97,11 +97,10 @@ def bm25_rows(sets: list[RetrievalSet], stop_words: bool, language: str = "ita_L
 
 def _check_output_dir(folder: Path) -> None:
     """The results can be written there (checked without creating anything)."""
-    existing = next(p for p in (folder, *folder.parents) if p.exists())
-    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
-        what = "is a file" if not existing.is_dir() else "is not writable"
-        raise UserError(f"cannot write results to {folder}: {existing} {what}. Fix: pass an --output-dir you can "
-                        "write to.")
+    problem = unwritable(folder)
+    if problem:
+        raise UserError(f"cannot write results to {folder}: {problem[0]} {problem[1]}. Fix: pass an --output-dir you "
+                        "can write to.")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

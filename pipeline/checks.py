@@ -6,16 +6,12 @@ Each check names the setting and the fix; ``check_run`` raises the first ``Confi
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from pipeline.config import PipelineConfig
 from pipeline.errors import ConfigError
-
-
-def looks_local(ref: str) -> bool:
-    """A path rather than a ``user/model`` Hub id: exists, starts like a path, or has more than one slash."""
-    return Path(ref).expanduser().exists() or ref.startswith((".", "/", "~")) or ref.count("/") > 1
+from retrieval.models import is_local_reference
+from retrieval.paths import unwritable
 
 
 def model_settings(config: PipelineConfig, stages: list[str]) -> dict[str, str]:
@@ -34,20 +30,20 @@ def model_settings(config: PipelineConfig, stages: list[str]) -> dict[str, str]:
 
 def check_output_dir(config: PipelineConfig) -> None:
     out = Path(config.output_dir)
-    existing = next((p for p in (out, *out.parents) if p.exists()), None)
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"output_dir {out} is a file, not a folder. Fix: set output_dir (or --output-dir) to a "
-                          "folder.")
-    if existing is not None and not os.access(existing, os.W_OK | os.X_OK):
-        raise ConfigError(f"cannot write in {existing} (output_dir {out}). Fix: choose a folder you can write to "
+    problem = unwritable(out)
+    if problem and problem[1] == "is not writable":
+        raise ConfigError(f"cannot write in {problem[0]} (output_dir {out}). Fix: choose a folder you can write to "
                           "with --output-dir, or change its permissions.")
+    if problem:
+        raise ConfigError(f"output_dir {out}: {problem[0]} {problem[1]}. Fix: set output_dir (or --output-dir) to a "
+                          "folder.")
 
 
 def check_run(config: PipelineConfig, stages: list[str]) -> None:
     """Everything the named stages will need that can be checked without running them."""
     check_output_dir(config)
     for setting, ref in model_settings(config, stages).items():
-        if looks_local(ref) and not Path(ref).expanduser().is_dir():
+        if is_local_reference(ref) and not Path(ref).expanduser().is_dir():
             raise ConfigError(
                 f"{setting} is {ref!r}, which is not a folder here. Fix: point it at a local model folder (offline: "
                 "../shared/tools/get-e5-small prints one) or at a Hub id such as intfloat/multilingual-e5-small."
