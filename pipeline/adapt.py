@@ -94,7 +94,7 @@ def run(args: argparse.Namespace) -> dict:
     start = time.time()
     train_cfg = adapt_train_config(args, dataset, run_dir / "model")
     final = train_run(train_cfg)
-    models = _model_choices(args, final, train_cfg)
+    models = _model_choices(args, final)
     timings["train"] = time.time() - start
     report["models"] = {name: str(path) for name, path in models.items()}
     if args.stop_after == "train":
@@ -111,7 +111,7 @@ def _stage_rows(results: dict) -> dict:
             results.items()}
 
 
-def _model_choices(args: argparse.Namespace, final: Path, train_cfg) -> dict[str, Path]:
+def _model_choices(args: argparse.Namespace, final: Path) -> dict[str, Path]:
     """best_dev (the trainer's final), last (the last checkpoint) and wise (last mixed 50/50 with the base)."""
     from retrieval.models import load_model
     from training.interpolate import interpolate

@@ -84,25 +84,20 @@ class TeacherScorer:
                 "or remove the teacher section to train with InfoNCE."
             ) from exc
 
-    def score(self, queries: list[str], passages: list[str]) -> np.ndarray:
+    def score(self, queries: list[str], candidates: list[list[str]]) -> np.ndarray:
+        """(rows, len(candidates)): the teacher's score of each query with each candidate column's passage. An
+        embedder encodes the queries once for all columns."""
         if self.kind == "cross-encoder":
-            pairs = list(zip(queries, passages))
-            return np.asarray(self.model.predict(pairs, batch_size=self.batch_size, show_progress_bar=False))
-        q = self.model.encode(
-            queries,
-            prompt=self.query_prompt or None,
-            batch_size=self.batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-        )
-        p = self.model.encode(
-            passages,
-            prompt=self.passage_prompt or None,
-            batch_size=self.batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-        )
-        return (q * p).sum(axis=1)
+            columns = [self.model.predict(list(zip(queries, passages)), batch_size=self.batch_size,
+                                          show_progress_bar=False) for passages in candidates]
+            return np.stack([np.asarray(c) for c in columns], axis=1)
+        q = self._encode(queries, self.query_prompt)
+        return np.stack([(q * self._encode(passages, self.passage_prompt)).sum(axis=1) for passages in candidates],
+                        axis=1)
+
+    def _encode(self, texts: list[str], prompt: str) -> np.ndarray:
+        return self.model.encode(texts, prompt=prompt or None, batch_size=self.batch_size, normalize_embeddings=True,
+                                 convert_to_numpy=True)
 
 
 def add_teacher_scores(dataset: Dataset, cfg: TrainConfig, device: str) -> Dataset:
@@ -123,7 +118,7 @@ def add_teacher_scores(dataset: Dataset, cfg: TrainConfig, device: str) -> Datas
         cfg.teacher.model,
     )
     queries = dataset["query"]
-    scores = np.stack([scorer.score(queries, dataset[c]) for c in candidates], axis=1) / temperature
+    scores = scorer.score(queries, [dataset[c] for c in candidates]) / temperature
     agree = float(np.mean(scores[:, 0] >= scores[:, 1:].max(axis=1)))
     logger.info("the teacher ranks the positive first in %.0f%% of rows", 100 * agree)
     del scorer

@@ -193,7 +193,8 @@ class GenerateStage(Stage):
         self._llm_file = Path(resolve_gguf(gen.llamacpp)).name if gen.backend in LOCAL_BACKENDS else None
         batches = self._prepare_batches()
         estimate = self._estimate(batches)
-        done = self._count_done() + self._stored_elsewhere()
+        done_here, stored_elsewhere = self._done_here_and_elsewhere()
+        done = done_here + stored_elsewhere
         print(f"[generate] {estimate['passages']} passages x {len(self.styles)} queries; about "
               f"{estimate['prompt_tokens_estimate']:,} prompt tokens (chars/4 estimate); {done} already done"
               + (f" ({len(self._stored_records)} from {self.store.folder})" if self._stored_records else ""))
@@ -206,7 +207,7 @@ class GenerateStage(Stage):
             if gen.backend in ("endpoint", *LOCAL_BACKENDS) and batches:
                 preflight(url, api_key_from_env(gen.api_key_env), gen.model, gen.api_key_env)
             if batches:
-                stack.enter_context(GenerationProgress(self.dir, estimate["passages"], self._stored_elsewhere()))
+                stack.enter_context(GenerationProgress(self.dir, estimate["passages"], stored_elsewhere))
             sent = 0
             for batch in batches:
                 try:
@@ -291,14 +292,11 @@ class GenerateStage(Stage):
         return int(sum(c.get("successful_requests", 0) + c.get("failed_requests", 0)
                        for step, c in counters.items() if "Inference" in step))
 
-    def _count_done(self) -> int:
-        return sum(1 for _ in self._raw_records(tolerant=True))
-
-    def _stored_elsewhere(self) -> int:
-        """Stored passages this run folder does not hold (a stopped run exports its own replies to the store too:
-        they must not be counted twice)."""
-        here = {record["id"] for record in self._raw_records(tolerant=True)}
-        return len(set(self._stored_records) - here)
+    def _done_here_and_elsewhere(self) -> tuple[int, int]:
+        """(replies in this run folder, stored passages it does not hold): a stopped run exports its own replies to
+        the store too, and they must not be counted twice. One pass over the raw files."""
+        here = [record["id"] for record in self._raw_records(tolerant=True)]
+        return len(here), len(set(self._stored_records) - set(here))
 
     def _raw_records(self, batch: str = "*", tolerant: bool = False):
         return raw_records(self.dir / "raw", batch, tolerant)
