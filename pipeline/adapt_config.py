@@ -18,6 +18,8 @@ from pathlib import Path
 
 from pipeline.config import PipelineConfig
 from pipeline.errors import ConfigError, InputDataError
+from retrieval.dotted import set_dotted
+from retrieval.errors import UserError
 
 MIN_SHARE_IN_LANGUAGE = 0.5  # below this share of sampled documents in the language file's language: refuse
 SAMPLE_DOCUMENTS = 200
@@ -72,14 +74,10 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
         key, sep, raw = item.partition("=")
         if not sep or not key.strip():
             raise ConfigError(f"--set {item!r}: write SECTION.KEY=VALUE, e.g. --set mine.num_negatives=2")
-        node = data
-        *parents, leaf = key.strip().split(".")
-        for part in parents:
-            child = node.setdefault(part, {})
-            if not isinstance(child, dict):
-                raise ConfigError(f"--set {item!r}: {part!r} is a value, not a section")
-            node = child
-        node[leaf] = yaml.safe_load(raw)
+        try:
+            set_dotted(data, key.strip(), yaml.safe_load(raw))
+        except UserError as e:  # a parent is a value, not a section
+            raise ConfigError(f"--set {item!r}: {e}") from None
     return data
 
 

@@ -16,6 +16,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from retrieval.dotted import set_dotted
 from retrieval.errors import ConfigError
 
 
@@ -170,17 +171,6 @@ def _format_validation_error(exc: ValidationError, source: str) -> str:
     return "\n".join(lines)
 
 
-def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
-    node = tree
-    *parents, leaf = dotted.split(".")
-    for part in parents:
-        child = node.setdefault(part, {})
-        if not isinstance(child, dict):
-            raise ConfigError(f"cannot set {dotted}: '{part}' is not a section")
-        node = child
-    node[leaf] = value
-
-
 def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None) -> TrainConfig:
     """Load ``path`` (YAML; None means all defaults), apply dotted ``overrides`` and validate.
 
@@ -209,7 +199,7 @@ def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None
         tree = loaded
     for dotted, value in (overrides or {}).items():
         if value is not None:
-            _set_dotted(tree, dotted, value)
+            set_dotted(tree, dotted, value)
     try:
         return TrainConfig.model_validate(tree)
     except ValidationError as exc:
