@@ -1,6 +1,6 @@
 """Benchmark: how close does the generate stage get to an endpoint's ideal throughput?
 
-A fake OpenAI-compatible server (tests/pipeline/fake_openai_server.py) answers every chat request after a fixed
+A fake OpenAI-compatible server (retrieval/testing/fake_openai_server.py) answers every chat request after a fixed
 ``--delay`` with unlimited concurrency (one thread per connection), so the ideal rate is exactly
 ``concurrency / delay`` requests/s. The real generate stage (openai client, datatrove InferenceRunner, request
 cache, checkpoints) runs on ``--passages`` synthetic passages in a temporary run folder; the achieved rate is
@@ -32,7 +32,7 @@ if str(ROOT) not in sys.path:
 
 from pipeline.config import config_from_dict  # noqa: E402
 from pipeline.stages.generate import GenerateStage  # noqa: E402
-from tests.pipeline.fake_openai_server import FakeOpenAIServer  # noqa: E402
+from retrieval.testing.fake_openai_server import FakeOpenAIServer  # noqa: E402
 from tests.pipeline.run_folders import synthetic_passages, write_passages  # noqa: E402
 
 KEY_ENV = "GENERATE_BENCH_KEY"
@@ -46,7 +46,7 @@ def fake_server(delay: float, in_process: bool, max_seconds: float):
         with FakeOpenAIServer(model=MODEL, delay=delay) as server:
             yield server.url, server.stats
         return
-    cmd = [sys.executable, "-m", "tests.pipeline.fake_openai_server", "--delay", str(delay), "--model", MODEL,
+    cmd = [sys.executable, "-m", "retrieval.testing.fake_openai_server", "--delay", str(delay), "--model", MODEL,
            "--seconds", str(max_seconds)]
     process = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stdin=subprocess.PIPE, text=True)
     try:

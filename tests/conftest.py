@@ -1,4 +1,5 @@
-"""Shared test set-up: import paths, offline Hub, one torch thread, and the tiny model/dataset fixtures."""
+"""Shared test set-up: import paths, offline Hub, one torch thread, and the tiny model/dataset fixtures (thin
+wrappers over retrieval.testing, which builds them)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,12 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-for _p in (str(ROOT), str(ROOT / "tests")):
-    if _p not in sys.path:
-        sys.path.insert(0, _p)
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from conftest_tiny import build_tiny_model, write_fixture_dataset  # noqa: E402
+from retrieval.testing.tiny_dataset import write_fixture_dataset  # noqa: E402
+from retrieval.testing.tiny_model import build_tiny_model  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

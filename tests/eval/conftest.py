@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest_tiny import write_beir_folder  # noqa: E402
+
+from retrieval.beir import write_beir
 
 
 @pytest.fixture()
@@ -24,4 +25,4 @@ def toy_beir(tmp_path: Path) -> Path:
         {"_id": "q3", "text": "dove nasce la pizza"},
     ]
     qrels = [("q1", "d1", 1), ("q2", "d2", 1), ("q3", "d3", 1)]
-    return write_beir_folder(tmp_path / "toy", corpus, queries, qrels)
+    return write_beir(tmp_path / "toy", corpus, queries, qrels)

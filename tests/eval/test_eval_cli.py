@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest_tiny import run_module
 
 from eval import run
+from retrieval.testing.subprocess_cli import run_module
 
 
 def test_cli_end_to_end(

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from pipeline import adapt
-from tests.conftest_tiny import fixture_topics
-from tests.pipeline.fake_openai_server import FakeOpenAIServer
+from retrieval.testing.fake_openai_server import FakeOpenAIServer
+from retrieval.testing.tiny_topics import fixture_topics
 
 MODEL = "fake-llm"
 

@@ -20,8 +20,8 @@ from pipeline.filtering.round_trip import positive_ranks
 from pipeline.stages.base import SUCCESS, read_marker
 from pipeline.stages.filter import FilterStage
 from pipeline.stages.generate import GenerateStage
-from tests.conftest_tiny import write_beir_folder
-from tests.pipeline.fake_openai_server import FakeOpenAIServer
+from retrieval.beir import write_beir
+from retrieval.testing.fake_openai_server import FakeOpenAIServer
 from tests.pipeline.run_folders import ITALIAN_PASSAGES, write_generated_queries, write_passages
 
 ADIGE, PALERMO, GENOVA = ITALIAN_PASSAGES[0], ITALIAN_PASSAGES[1], ITALIAN_PASSAGES[2]
@@ -74,7 +74,7 @@ def make_run(tmp_path: Path, queries: list[tuple], passages: list[dict] = PASSAG
 def eval_set(tmp_path_factory) -> Path:
     """A tiny BEIR folder: one passage overlapping STADIO by 8+ words, queries overlapping two planted ones."""
     folder = tmp_path_factory.mktemp("eval") / "tiny_beir"
-    return write_beir_folder(folder, [{"_id": "e1", "title": "Atletica", "text": EVAL_PASSAGE}],
+    return write_beir(folder, [{"_id": "e1", "title": "Atletica", "text": EVAL_PASSAGE}],
                              [{"_id": f"eq{i}", "text": t} for i, t in enumerate(EVAL_QUERIES)],
                              [("eq0", "e1", 1), ("eq1", "e1", 1)])
 
@@ -227,7 +227,7 @@ def test_positive_ranks_on_hand_made_vectors():
 
 def test_round_trip_with_a_tiny_model(tmp_path):
     """The real embedder path: a tiny SentenceTransformer, top_k = every passage, so every rank is kept."""
-    from tests.conftest_tiny import build_tiny_model
+    from retrieval.testing.tiny_model import build_tiny_model
 
     model = build_tiny_model(tmp_path / "tiny_model")
     queries = [q[:3] for q in PLANTED if q[3] is None]
@@ -271,7 +271,7 @@ def test_question_templates_and_stop_word_ngrams_are_not_contamination(tmp_path)
     names = ["Edwina", "Carlo", "Lucia", "Marco"]
     queries = [{"_id": f"q{i}", "text": f"qual è il nome del fratello di {n}?"} for i, n in enumerate(names)]
     queries.append({"_id": "q9", "text": "che cosa ha fatto il sindaco dopo la nevicata?"})
-    folder = write_beir_folder(tmp_path / "eval", [{"_id": "e1", "text": "testo"}], queries, [])
+    folder = write_beir(tmp_path / "eval", [{"_id": "e1", "text": "testo"}], queries, [])
     stop = {"il", "del", "di", "che", "ha", "la", "dopo", "è", "cosa"}
     index = EvalOverlapIndex([str(folder)], ngram=8, query_ngram=5, stop_words=stop, query_min_content_words=2,
                              query_template_count=3)
@@ -290,7 +290,7 @@ def test_question_templates_and_stop_word_ngrams_are_not_contamination(tmp_path)
 def test_eval_set_errors_name_the_file(tmp_path):
     with pytest.raises(InputDataError, match="eval_sets"):
         EvalOverlapIndex([str(tmp_path / "missing")])
-    broken = write_beir_folder(tmp_path / "broken", [{"_id": "e1", "text": "testo"}], [], [])
+    broken = write_beir(tmp_path / "broken", [{"_id": "e1", "text": "testo"}], [], [])
     (broken / "queries.jsonl").write_text('{"_id": "q1", "text": "ok"}\nnot json\n')
     from retrieval.errors import EvalSetError  # the one BEIR reader's error (retrieval/beir.py)
 

@@ -1,4 +1,4 @@
-"""The generate stage end to end against a real OpenAI-compatible HTTP server (tests/pipeline/fake_openai_server).
+"""The generate stage end to end against a real OpenAI-compatible HTTP server (retrieval.testing.fake_openai_server).
 
 The real openai client and datatrove's InferenceRunner talk to the fake server over loopback HTTP; replies are
 chosen by markers planted in the passages, so the rows and the drop counts per reason are known in advance.
@@ -19,7 +19,7 @@ from pipeline.config import config_from_dict
 from pipeline.errors import EndpointError
 from pipeline.stages.base import SUCCESS, read_marker
 from pipeline.stages.generate import GenerateStage
-from tests.pipeline.fake_openai_server import FakeOpenAIServer, closed_port_url
+from retrieval.testing.fake_openai_server import FakeOpenAIServer, closed_port_url
 from tests.pipeline.run_folders import ITALIAN_PASSAGES, QUERY_COLUMNS, grep_run_folder, write_passages
 
 KEY_ENV = "RDT_TEST_LLM_KEY"

@@ -26,7 +26,7 @@ import json, sys
 sys.path.insert(0, {str(ROOT)!r})
 args = sys.argv[1:]
 open(__file__ + ".args.json", "w").write(json.dumps(args))
-from tests.pipeline.fake_openai_server import main
+from retrieval.testing.fake_openai_server import main
 sys.exit(main(["--port", args[args.index("--port") + 1], "--model", args[args.index("--alias") + 1]]))
 """
 

@@ -11,7 +11,7 @@ import pytest
 from pipeline.errors import ConfigError
 from pipeline.generation.reply_store import ReplyStore, text_sha1
 from pipeline.stages.generate import GenerateStage
-from tests.pipeline.fake_openai_server import FakeOpenAIServer
+from retrieval.testing.fake_openai_server import FakeOpenAIServer
 from tests.pipeline.run_folders import write_passages
 from tests.pipeline.test_generate import KEY_ENV, MODEL, SECRET, gen_config, italian_passages
 

@@ -1,6 +1,6 @@
 """Fixtures for the mine, split and publish tests: a finished ``filter`` stage written by hand.
 
-The tiny model itself is tests/conftest_tiny.py's ``build_tiny_model`` (shared, used read-only through the
+The tiny model itself is retrieval.testing.tiny_model's ``build_tiny_model`` (shared, used read-only through the
 ``tiny_model_dir`` fixture of tests/pipeline/conftest.py); the passages reuse its fixture topics, so the tiny
 WordPiece vocabulary knows their words.
 
@@ -18,7 +18,7 @@ import pandas as pd
 
 from pipeline.config import config_from_dict
 from pipeline.stages.base import write_marker
-from tests.conftest_tiny import fixture_topics
+from retrieval.testing.tiny_topics import fixture_topics
 
 N_DOCS, PER_DOC = 16, 3
 NEAR_COPY_ID, NEAR_COPY_OF = "dup-p0", "doc00-p0"

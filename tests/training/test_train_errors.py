@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest_tiny import run_module
 
 from retrieval.device import resolve_device, resolve_precision
 from retrieval.errors import ConfigError, DeviceError, ModelError
 from retrieval.models import load_model
+from retrieval.testing.subprocess_cli import run_module
 from training import train
 
 

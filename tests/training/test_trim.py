@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.conftest_tiny import fixture_sentences
+from retrieval.testing.tiny_topics import fixture_sentences
 from training import trim
 
 

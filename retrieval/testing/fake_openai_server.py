@@ -1,4 +1,4 @@
-"""A real OpenAI-compatible HTTP server for tests and benchmarks (run-folder builders live in run_folders.py).
+"""A real OpenAI-compatible HTTP server on 127.0.0.1 for tests and benchmarks (what it writes: fake_replies.py).
 
 The server (stdlib ``ThreadingHTTPServer``, one thread per connection, bound to 127.0.0.1 on an ephemeral port)
 answers ``GET /v1/models`` and ``POST /v1/chat/completions``. Replies are deterministic and chosen by markers in
@@ -30,7 +30,14 @@ Every reply carries ``usage``. The server counts requests and successes per pass
 keyed by passage text) and keeps an ordered ``log`` of (passage, status). ``revoke_key_after(n)`` answers 401 to
 every request once ``n`` chat requests have been received (a key revoked mid-run); ``delay`` answers every chat
 request after a fixed delay (benchmarks). ``GET /_fake/stats`` returns the counters as JSON (for a server run in
-another process: ``python -m tests.pipeline.fake_openai_server --delay 0.5``).
+another process: ``python -m retrieval.testing.fake_openai_server --delay 0.5``).
+
+Example:
+    >>> import json, urllib.request
+    >>> with FakeOpenAIServer(model="fake-model") as server:
+    ...     with urllib.request.urlopen(server.url + "/models", timeout=10) as response:
+    ...         [m["id"] for m in json.loads(response.read())["data"]]
+    ['fake-model']
 """
 
 from __future__ import annotations
@@ -38,7 +45,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import re
 import socket
 import sys
 import threading
@@ -47,32 +53,7 @@ from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from tests.pipeline.fake_replies import english_queries, italian_queries
-
-DEFAULT_STYLES = ["keywords", "question", "descriptive"]
-_PASSAGE = re.compile(r'"""\n(.*?)\n"""', re.DOTALL)
-
-
-def passage_of(user_message: str) -> str:
-    """The passage inside the prompt (between triple quotes in the bundled templates), else the whole message."""
-    match = _PASSAGE.search(user_message)
-    return match.group(1) if match else user_message
-
-
-def _styles_requested(body: dict) -> list[str]:
-    """Styles from the request's JSON schema (response_format), in the cycled order the stage asks for."""
-    fmt = body.get("response_format") or {}
-    schema = (fmt.get("json_schema") or {}).get("schema") or fmt.get("schema")
-    try:
-        items = schema["properties"]["queries"]
-        if "prefixItems" in items:  # one item schema per position: the styles in the order asked
-            return [item["properties"]["style"]["enum"][0] for item in items["prefixItems"]]
-        enum = items["items"]["properties"]["style"]["enum"]
-        n = items.get("minItems", len(enum))
-    except (KeyError, TypeError):
-        return list(DEFAULT_STYLES)
-    order = [s for s in DEFAULT_STYLES if s in enum] + sorted(s for s in enum if s not in DEFAULT_STYLES)
-    return [order[i % len(order)] for i in range(n)]
+from retrieval.testing.fake_replies import passage_of, reply_content, styles_requested
 
 
 class FakeOpenAIServer:
@@ -231,7 +212,7 @@ class FakeOpenAIServer:
             return 503, _error("The server is overloaded.", "server_error", None), {}
         if "[[SLOW]]" in passage:
             time.sleep(0.3)
-        content, finish = self._content(passage, _styles_requested(body))
+        content, finish = reply_content(passage, styles_requested(body))
         usage = {"prompt_tokens": max(1, len(user) // 4), "completion_tokens": max(1, len(content) // 4)}
         usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
         digest = hashlib.sha1(passage.encode()).hexdigest()[:12]
@@ -241,33 +222,6 @@ class FakeOpenAIServer:
                          "finish_reason": finish}],
             "usage": usage,
         }, {}
-
-    @staticmethod
-    def _content(passage: str, styles: list[str]) -> tuple[str, str]:
-        good = json.dumps({"queries": italian_queries(passage, styles)}, ensure_ascii=False)
-        if "[[MALFORMED]]" in passage:
-            return "Ecco le query: keywords = fiume Po; question = quale fiume", "stop"
-        if "[[FENCED]]" in passage:
-            return f"```json\n{good}\n```", "stop"
-        if "[[SCHEMA]]" in passage:
-            return json.dumps({"risposta": "ecco", "numero": 3}), "stop"
-        if "[[REFUSE]]" in passage:
-            return "Mi dispiace, non posso aiutarti con questa richiesta.", "stop"
-        if "[[EMPTY]]" in passage:
-            return "", "stop"
-        if "[[LONG]]" in passage:
-            return good[: len(good) // 2], "length"
-        if "[[ENGLISH]]" in passage:
-            return json.dumps({"queries": english_queries(passage, styles)}), "stop"
-        if "[[BADQUERIES]]" in passage:
-            first = italian_queries(passage, styles)[0]
-            bad = [first, {"style": styles[-1], "query": "   "}, {"style": styles[-1], "query": "parola " * 80},
-                   {"style": styles[-1], "query": "Mi dispiace, non posso scrivere questa query"},
-                   {"style": "poesia", "query": "una query in uno stile che nessuno ha chiesto"}]
-            return json.dumps({"queries": bad}, ensure_ascii=False), "stop"
-        if "[[NOVALID]]" in passage:
-            return json.dumps({"queries": [{"style": s, "query": ""} for s in styles]}), "stop"
-        return good, "stop"
 
     def models(self, authorization: str | None) -> tuple[int, dict]:
         with self.lock:
@@ -343,7 +297,6 @@ def closed_port_url() -> str:
     return f"http://127.0.0.1:{port}/v1"
 
 
-# ------------------------------------------------------------------ hand-made run folders
 def main(argv: list[str] | None = None) -> int:
     """Serve until killed (or for --seconds); print the base URL on the first line of stdout."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
