@@ -1,8 +1,9 @@
 """The dataset card: a Jinja2 template (templates/card.md.j2) filled from the run's statistics, with plots.
 
-Example:
-    >>> from dataset_card import write_card
-    >>> write_card(config, language, run_dir, dataset_folder, files, counts, split_rows, passages)
+Example::
+
+    from dataset_card import write_card
+    write_card(config, language, run_dir, dataset_folder, files, counts, split_rows, passages)
 """
 
 from __future__ import annotations

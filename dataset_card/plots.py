@@ -3,10 +3,10 @@
 Each function draws one figure from plain lists and returns a ``Plot`` (file name and caption), or None when there
 is nothing to draw.
 
-Example:
-    >>> plot = query_styles(Path("dataset/plots"), {"train": {"keywords": 40, "question": 38}})
-    >>> plot.file
-    'plots/query_styles.png'
+Example::
+
+    plot = query_styles(Path("dataset/plots"), {"train": {"keywords": 40, "question": 38}})
+    plot.file       # 'plots/query_styles.png'
 """
 
 from __future__ import annotations

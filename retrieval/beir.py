@@ -4,10 +4,9 @@
 
 Example::
 
-    >>> write_beir(Path("split/beir/test"), [{"_id": "p1", "title": "", "text": "..."}],
-    ...            [{"_id": "q1", "text": "..."}], [("q1", "p1", 1)])
-    >>> read_qrels(find_qrels(Path("split/beir/test"), "test"))
-    {'q1': {'p1': 1}}
+    write_beir(Path("split/beir/test"), [{"_id": "p1", "title": "", "text": "..."}],
+               [{"_id": "q1", "text": "..."}], [("q1", "p1", 1)])
+    read_qrels(find_qrels(Path("split/beir/test"), "test"))      # {'q1': {'p1': 1}}
 """
 
 from __future__ import annotations

@@ -7,9 +7,8 @@ root as an eval set); every failure is a DatasetError naming the dataset, config
 
 Example::
 
-    >>> source = describe_dataset("data/datasets/it_corpus")
-    >>> load_split(source, "queries", "test").column_names
-    ['_id', 'text']
+    source = describe_dataset("data/datasets/it_corpus")
+    load_split(source, "queries", "test").column_names      # ['_id', 'text']
 """
 
 from __future__ import annotations

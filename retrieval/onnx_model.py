@@ -8,9 +8,8 @@ sentence-transformers' own ONNX backend would need optimum-onnx, which does not 
 
 Example::
 
-    >>> model = OnnxEmbedder("runs/onnx/e5-small-it/onnx/model_qint8.onnx")
-    >>> model.encode(["query: chi ha vinto?"], batch_size=32).shape
-    (1, 384)
+    model = OnnxEmbedder("runs/onnx/e5-small-it/onnx/model_qint8.onnx")
+    model.encode(["query: chi ha vinto?"], batch_size=32).shape      # (1, 384)
 """
 
 from __future__ import annotations

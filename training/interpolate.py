@@ -9,8 +9,9 @@ sentence-transformers has no such helper; the parameters are mixed here by name 
 must have the same keys and shapes (the same architecture and vocabulary). Integer buffers (position ids) are
 taken from the fine-tuned model as they are.
 
-Example:
-    >>> mixed = interpolate(base_model, finetuned_model, alpha=0.5)   # a new SentenceTransformer
+Example::
+
+    mixed = interpolate(base_model, finetuned_model, alpha=0.5)   # a new SentenceTransformer
 """
 
 from __future__ import annotations

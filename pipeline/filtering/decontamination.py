@@ -32,9 +32,10 @@ def _read_jsonl_texts(path: Path) -> list[str]:
 class EvalOverlapIndex:
     """N-gram index of one or more evaluation sets.
 
-    Example:
-        >>> index = EvalOverlapIndex(["../shared/eval/squad_it_test"], ngram=8, query_ngram=5)  # doctest: +SKIP
-        >>> index.query_overlaps("in che anno è stata fondata la città di Roma")  # doctest: +SKIP
+    Example::
+
+        index = EvalOverlapIndex(["../shared/eval/squad_it_test"], ngram=8, query_ngram=5)
+        index.query_overlaps("in che anno è stata fondata la città di Roma")
     """
 
     def __init__(self, folders: list[str], ngram: int = 8, query_ngram: int = 5,

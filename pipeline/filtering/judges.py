@@ -11,7 +11,8 @@ the panel *without* the base model: the split stage draws dev and test queries o
 does not favour the base by construction.
 
 Example:
-    >>> panel = JudgePanel([Judge("bm25", 20, ranks_fn)], agree="any", base="base")
+    >>> ranks_fn = None   # (queries, positive indices) -> ranks; verdicts() takes ranks already computed
+    >>> panel = JudgePanel([Judge("base", 10, ranks_fn), Judge("bm25", 20, ranks_fn)], agree="any", base="base")
     >>> panel.verdicts({"base": np.array([3, 40]), "bm25": np.array([50, 2])})
     (array([ True,  True]), array([False,  True]))
 """

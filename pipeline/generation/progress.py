@@ -4,9 +4,10 @@ datatrove's inference runner reports request metrics in its task log; on the ter
 pipeline/executors.py) the user sees this line instead. It counts what the run folder holds: replies of finished
 chunks (``raw/<batch>/*.jsonl.gz``) plus those of open chunks (``checkpoints/<batch>/*/chunk_*.jsonl``).
 
-Example:
-    >>> with GenerationProgress(run_dir / "generate", total=3000, already=256):
-    ...     run_the_batches()
+Example::
+
+    with GenerationProgress(run_dir / "generate", total=3000, already=256):
+        run_the_batches()
 """
 
 from __future__ import annotations

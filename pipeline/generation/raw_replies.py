@@ -1,9 +1,10 @@
 """The raw replies InferenceRunner writes (``generate/raw/<batch>/*.jsonl.gz``): reading them, and what a failed
 request's error says about its cause.
 
-Example:
-    >>> for record in raw_records(run_dir / "generate" / "raw", tolerant=True):
-    ...     reply_of(record).get("error")
+Example::
+
+    for record in raw_records(run_dir / "generate" / "raw", tolerant=True):
+        reply_of(record).get("error")
 """
 
 from __future__ import annotations

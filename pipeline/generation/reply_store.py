@@ -15,10 +15,11 @@ A stored reply made for other passage text (the corpus or the passages settings 
 model or GGUF, or other generation settings (temperature, max_tokens, response format) is never mixed in silently:
 loading it is an error that names the file and the fix.
 
-Example:
-    >>> store = ReplyStore("data/replies/it_corpus")
-    >>> store.add([record, ...])            # after a batch finishes
-    >>> done = store.load(expect={pid: sha1 for ...}, prompt_hash=h, model=m)   # passage_id -> record
+Example::
+
+    store = ReplyStore("data/replies/it_corpus")
+    store.add([record, ...])            # after a batch finishes
+    done = store.load(expect={pid: sha1 for ...}, prompt_hash=h, model=m)   # passage_id -> record
 """
 
 from __future__ import annotations

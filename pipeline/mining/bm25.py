@@ -7,9 +7,12 @@ Tokens: spaCy's blank tokenizer for the language (no model download), lower-case
 scans the whole corpus in Python for every query) on the same corpus and queries.
 
 Example:
+    >>> tokenizer = LanguageTokenizer("it", stop_words=["il", "la", "gli", "ha", "è"])
+    >>> tokenizer("L'acqua del Secchia ha rotto gli argini.")
+    ['l', 'acqua', 'del', 'secchia', 'rotto', 'argini']
     >>> index = Bm25Index(["Il fiume Secchia ha rotto gli argini", "La partita è finita"], tokenizer)
     >>> index.top("argini Secchia", k=1)
-    [(0, 0.9...)]
+    [(0, 0.48...)]
 """
 
 from __future__ import annotations

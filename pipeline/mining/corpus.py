@@ -6,8 +6,8 @@ text back to its passage and to every document that holds it (boilerplate can re
 Example:
     >>> corpus = Corpus.from_rows([{"passage_id": "p1", "doc_id": "d1", "text": "uno"},
     ...                            {"passage_id": "p2", "doc_id": "d2", "text": "uno"}])
-    >>> corpus.texts, corpus.docs_of[0]
-    (['uno'], frozenset({'d1', 'd2'}))
+    >>> corpus.texts, sorted(corpus.docs_of[0])
+    (['uno'], ['d1', 'd2'])
 """
 
 from __future__ import annotations

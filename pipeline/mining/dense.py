@@ -5,10 +5,10 @@ We therefore ask it for every candidate of the rank window that passes its guard
 ``output_format="labeled-list"`` with scores) and drop same-document candidates ourselves afterwards
 (pipeline.mining.select), then keep the first ``k``.
 
-Example:
-    >>> found = dense_candidates(model, queries, positives, corpus, cfg, cache_folder)
-    >>> found.candidates[("alluvione Modena", "Il fiume ...")][:2]
-    [(17, 0.81), (3, 0.79)]
+Example::
+
+    found = dense_candidates(model, queries, positives, corpus, cfg, cache_folder)
+    found.candidates[("alluvione Modena", "Il fiume ...")][:2]     # [(17, 0.81), (3, 0.79)]
 """
 
 from __future__ import annotations

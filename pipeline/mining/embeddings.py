@@ -11,9 +11,10 @@ the model when it is a local folder (base_model is then empty), so each model ge
 
 If a future sentence-transformers changes its naming, the library simply encodes again (slower, still correct).
 
-Example:
-    >>> cache = EmbeddingCache(model, "intfloat/multilingual-e5-small", run_dir / "mine" / "embeddings")
-    >>> q = cache.encode("query", ["alluvione Modena"], "query: ", batch_size=64)
+Example::
+
+    cache = EmbeddingCache(model, "intfloat/multilingual-e5-small", run_dir / "mine" / "embeddings")
+    q = cache.encode("query", ["alluvione Modena"], "query: ", batch_size=64)
 """
 
 from __future__ import annotations

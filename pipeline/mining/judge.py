@@ -4,10 +4,10 @@ The question is the language file's ``prompts.judge`` (yes/no, in the target lan
 ``mine/judge_cache.jsonl`` so a rerun never asks twice. With a local ``generate.backend`` the server is
 started for the duration of the mining, as the generate stage does.
 
-Example:
-    >>> with open_judge(config, language, run_dir / "mine") as judge:
-    ...     judge.answers("alluvione Modena 2014", "Nel 2014 il Secchia ha allagato Modena...")
-    True
+Example::
+
+    with open_judge(config, language, run_dir / "mine") as judge:
+        judge.answers("alluvione Modena 2014", "Nel 2014 il Secchia ha allagato Modena...")   # True
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """Per-query negatives from dense and BM25 candidates: guard, same-document rule, interleave, optional judge.
 
-Example:
-    >>> miner = Miner(corpus, cfg, query_embeddings, corpus_embeddings, query_index, dense, bm25)
-    >>> row, drops = miner.mine_one(query_row)
-    >>> [n["source"] for n in row["negatives"]]
-    ['dense', 'bm25', 'dense', 'bm25']
+Example::
+
+    miner = Miner(corpus, cfg, query_embeddings, corpus_embeddings, query_index, dense, bm25)
+    row, drops = miner.mine_one(query_row)
+    [n["source"] for n in row["negatives"]]     # ['dense', 'bm25', 'dense', 'bm25']
 """
 
 from __future__ import annotations

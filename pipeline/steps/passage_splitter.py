@@ -45,8 +45,9 @@ class PassageSplitter(PipelineStep):
     else dropped (counted as ``dropped_too_short``). Each passage is a Document with metadata ``doc_id``,
     ``url``, ``position`` (0-based within its document) and ``n_tokens``.
 
-    Example:
-        >>> splitter = PassageSplitter("intfloat/multilingual-e5-small", spacy_lang="it", max_tokens=256)
+    Example::
+
+        splitter = PassageSplitter("intfloat/multilingual-e5-small", spacy_lang="it", max_tokens=256)
     """
 
     name = "✂️ Passages"

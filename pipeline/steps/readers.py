@@ -20,8 +20,9 @@ class StrictJsonlReader(JsonlReader):
     datatrove's JsonlReader logs and skips lines that are not JSON and records without text; in a curated
     pipeline a broken input file is almost always a mistake the user wants to hear about, with file and line.
 
-    Example:
-        >>> reader = StrictJsonlReader("pipeline/data/sample", glob_pattern="*.jsonl.gz")
+    Example::
+
+        reader = StrictJsonlReader("pipeline/data/sample", glob_pattern="*.jsonl.gz")
     """
 
     name = "🐿 Jsonl (strict)"
@@ -100,8 +101,9 @@ class TextFilesReader(BaseDiskReader):
     and the first heading, or else the file name, becomes ``metadata["title"]``. Files that are not UTF-8 stop
     the run with the file named.
 
-    Example:
-        >>> reader = TextFilesReader("docs/", glob_pattern="**/*")
+    Example::
+
+        reader = TextFilesReader("docs/", glob_pattern="**/*")
     """
 
     name = "📄 Text files"
