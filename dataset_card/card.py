@@ -1,10 +1,10 @@
 """Write the dataset card: plots (PNG) and README.md (YAML metadata + the Jinja2 template, filled from the run).
 
-Example:
-    >>> readme = write_card(config, language, Path("runs/demo"), Path("runs/demo/publish/dataset"), files, counts,
-    ...                     split_rows, passages)
-    >>> readme.read_text().startswith("---")
-    True
+Example::
+
+    readme = write_card(config, language, Path("runs/demo"), Path("runs/demo/publish/dataset"), files, counts,
+                        split_rows, passages)
+    readme.read_text().startswith("---")      # True: the YAML metadata block comes first
 """
 
 from __future__ import annotations

@@ -4,10 +4,11 @@ Order of calls: ``create_repo`` (dataset, exist_ok) -> ``list_repo_refs`` (is ta
 ``upload_folder`` (one commit) -> ``create_tag`` on that commit. An existing tag is refused unless forced (then it
 is moved to the new commit). The repo id and the token are checked before any network call; a dry run makes none.
 
-Example:
-    >>> check_push("me/it-retrieval", dry_run=False)        # ConfigError if malformed or no token
-    >>> push_folder(Path("runs/demo/publish/dataset"), "me/it-retrieval", "v1.0.0")
-    {'repo_id': 'me/it-retrieval', 'tag': 'v1.0.0', 'commit': '3f2a...', 'url': 'https://huggingface.co/...'}
+Example::
+
+    check_push("me/it-retrieval", dry_run=False)        # ConfigError if malformed or no token
+    push_folder(Path("runs/demo/publish/dataset"), "me/it-retrieval", "v1.0.0")
+    # {'repo_id': 'me/it-retrieval', 'tag': 'v1.0.0', 'commit': '3f2a...', 'url': 'https://huggingface.co/...'}
 """
 
 from __future__ import annotations
