@@ -24,7 +24,7 @@ import numpy as np  # noqa: E402
 
 from pipeline.languages import load_language  # noqa: E402
 from pipeline.mining.bm25 import Bm25Index, LanguageTokenizer  # noqa: E402
-from pipeline.stages.passages import read_passages  # noqa: E402
+from pipeline.run_folder import RunFolder  # noqa: E402
 
 
 def main() -> None:
@@ -36,7 +36,7 @@ def main() -> None:
     args = parser.parse_args()
     from rank_bm25 import BM25Okapi
 
-    texts = read_passages(Path(args.run)).column("text").to_pylist()[: args.passages]
+    texts = RunFolder(args.run).read("passages.passages", columns=("text",))["text"].to_pylist()[: args.passages]
     rng = random.Random(args.seed)
     sentences = [s for t in rng.sample(texts, min(len(texts), args.queries))
                  for s in [rng.choice(re.split(r"(?<=[.!?])\s+", t))]]

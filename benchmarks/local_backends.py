@@ -34,7 +34,7 @@ from pipeline.filtering.grounding import GroundingRules  # noqa: E402
 from pipeline.generation.llamacpp import local_server  # noqa: E402
 from pipeline.generation.prompts import build_messages, parse_reply, reply_schema, styles_for  # noqa: E402
 from pipeline.languages import load_language  # noqa: E402
-from pipeline.stages.passages import read_passages  # noqa: E402
+from pipeline.run_folder import RunFolder  # noqa: E402
 
 
 def request_params(fmt: str, styles: list[str], max_tokens: int, temperature: float) -> dict:
@@ -114,7 +114,7 @@ def main() -> None:
     language = load_language(args.language)
     styles = styles_for(args.styles, args.queries_per_passage)
     rules = GroundingRules(set(language.stop_words))
-    table = read_passages(Path(args.run))
+    table = RunFolder(args.run).read("passages.passages")
     pick = np.random.default_rng(args.seed).choice(table.num_rows, size=min(args.passages, table.num_rows),
                                                    replace=False)
     passages = table.take(pick).select(["passage_id", "text"]).to_pylist()

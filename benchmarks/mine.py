@@ -31,16 +31,15 @@ from pipeline.mining.corpus import Corpus  # noqa: E402
 from pipeline.mining.dense import dense_candidates  # noqa: E402
 from pipeline.mining.embeddings import EmbeddingCache  # noqa: E402
 from pipeline.mining.miner import Miner  # noqa: E402
+from pipeline.run_folder import RunFolder  # noqa: E402
 from retrieval.models import load_embedder  # noqa: E402
 
 
 def load_passages(n: int, seed: int) -> list[dict]:
     """``n`` passages (passage_id, doc_id, text) from the it_corpus run, else from the shared corpus files."""
-    run = sorted((ROOT / "runs" / "it_corpus" / "passages" / "data").glob("*.parquet"))
-    if run:
-        import pyarrow.parquet as pq
-
-        rows = pq.read_table(run, columns=["passage_id", "doc_id", "text"]).to_pylist()
+    run = RunFolder(ROOT / "runs" / "it_corpus")
+    if run.path("passages.passages").is_dir():
+        rows = run.read("passages.passages", columns=("passage_id", "doc_id", "text")).to_pylist()
     else:
         rows = []
         for path in sorted((ROOT.parent / "shared" / "data" / "it_corpus").glob("*.jsonl.gz")):

@@ -16,6 +16,7 @@ import jinja2
 from dataset_card import plots as P
 from dataset_card.context import card_context, drop_rows, read_stage_stats
 from dataset_card.metadata import card_metadata, front_matter
+from pipeline.run_folder import RunFolder
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -85,7 +86,7 @@ def base_on_test(run_dir: Path, test_rows: list[dict], k: int = 10) -> dict | No
 
     import pyarrow.parquet as pq
 
-    path = Path(run_dir) / "filter" / "queries.parquet"
+    path = RunFolder(run_dir).path("filter.queries")
     if not test_rows or not path.is_file() or "rank_base" not in pq.read_schema(path).names:
         return None
     table = pq.read_table(path, columns=["query_id", "rank_base"])

@@ -14,7 +14,8 @@ import re
 import unicodedata
 from pathlib import Path
 
-STAGES = ("ingest", "passages", "generate", "filter", "mine", "split")
+from pipeline.run_folder import STAGES, STATS
+
 # stats keys holding {reason: count} per stage, with the unit they count
 DROP_KEYS = {"ingest": [("dropped", "documents")], "generate": [("replies_dropped", "replies"),
              ("queries_dropped", "queries")], "filter": [("dropped", "queries")], "mine": [("dropped", "negatives")]}
@@ -41,8 +42,8 @@ def clean_reason(reason: str) -> str:
 def read_stage_stats(run_dir: Path) -> dict[str, dict]:
     """stage -> its stats.json ({} for a stage without one)."""
     out = {}
-    for stage in STAGES:
-        path = Path(run_dir) / stage / "stats.json"
+    for stage in STAGES[:-1]:  # publish is being written
+        path = Path(run_dir) / stage / STATS
         out[stage] = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
     return out
 

@@ -25,8 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipeline.publishing.beir import qrels_for
-
-SPLITS = ("train", "dev", "test")
+from pipeline.run_folder import SPLITS
 
 
 def triplet_schema(k: int) -> pa.Schema:

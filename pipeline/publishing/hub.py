@@ -17,6 +17,7 @@ import os
 from pathlib import Path
 
 from pipeline.errors import ConfigError, PipelineError
+from pipeline.run_folder import RunFolder
 
 HUB_URL = "https://huggingface.co/datasets"
 
@@ -123,7 +124,7 @@ def prepare_push(config, repo_id: str | None, stage: str, dry_run: bool) -> None
 
 def push_release(config, force: bool = False, dry_run: bool = False, api=None) -> dict:
     """Push (or, dry run, list) the run's published folder as version ``config.publish.tag``."""
-    folder = config.run_dir / "publish" / "dataset"
+    folder = RunFolder(config.run_dir).path("publish.dataset")
     if not (folder / "README.md").is_file():
         raise ConfigError(f"{folder} holds no published dataset: run `python -m pipeline.run --stage publish` first")
     if dry_run:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 
-SPLITS = ("train", "dev", "test")
+from pipeline.run_folder import SPLITS
 
 
 def unit_hash(seed: int, key: str) -> float:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import importlib
 
+from pipeline.run_folder import STAGES as _ORDER
+
 _STAGE_CLASSES = {
     "ingest": "pipeline.stages.ingest:IngestStage",
     "passages": "pipeline.stages.passages:PassagesStage",
@@ -17,7 +19,8 @@ _STAGE_CLASSES = {
     "split": "pipeline.stages.split:SplitStage",
     "publish": "pipeline.stages.publish:PublishStage",
 }
-ORDER = list(_STAGE_CLASSES)
+assert tuple(_STAGE_CLASSES) == _ORDER, "pipeline/run_folder.py's STAGES and these classes must agree"
+ORDER = list(_ORDER)
 
 
 def get_stage(name: str):

@@ -1,10 +1,11 @@
 """What every stage shares: its folder in the run, skip-when-done, config-compatibility checks, statistics.
 
-A stage writes everything under ``runs/<run_name>/<stage>/``. When it finishes it writes ``_SUCCESS.json`` with
-the hash of the config that shaped it (its own sections plus its upstream stage's hash) and its statistics; a
-rerun skips it. A stage killed half-way leaves ``_STARTED.json`` (same hash), and resumes from its partial
-output. A stage whose upstream output changed is redone (cheap stages) or refused until --force (expensive ones:
-generate).
+A stage writes everything under ``runs/<run_name>/<stage>/`` and reads its inputs through ``self.folder``
+(pipeline/run_folder.py names every file, its columns and which stage may read it). When it finishes it writes
+``_SUCCESS.json`` with the hash of the config that shaped it (its own sections plus its upstream stage's hash) and
+its statistics; a rerun skips it. A stage killed half-way leaves ``_STARTED.json`` (same hash), and resumes from its
+partial output. A stage whose upstream output changed is redone (cheap stages) or refused until --force
+(expensive ones: generate).
 """
 
 from __future__ import annotations
@@ -20,22 +21,21 @@ from typing import Any, ClassVar
 from pipeline.config import PipelineConfig
 from pipeline.errors import StageError
 from pipeline.languages import LanguageSpec, load_language
-
-SUCCESS = "_SUCCESS.json"
-STARTED = "_STARTED.json"
+from pipeline.run_folder import STARTED, STATS, SUCCESS, RunFolder, read_marker, upstream_of, write_marker
 
 
 class Stage(ABC):
-    """One step of the pipeline. Subclasses set ``name``, ``upstream``, ``config_sections`` and write ``process``."""
+    """One step of the pipeline. Subclasses set ``name``, ``config_sections`` and write ``process``; what a stage
+    reads, and so its upstream stage, is declared in ``pipeline.run_folder.INPUTS``."""
 
     name: ClassVar[str]
-    upstream: ClassVar[str | None] = None
     config_sections: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: PipelineConfig):
         self.config = config
         self.run_dir = config.run_dir
-        self.dir = self.run_dir / self.name
+        self.folder = RunFolder(self.run_dir, reader=self.name)
+        self.dir = self.folder.stage_dir(self.name)
         self._language: LanguageSpec | None = None
 
     @property
@@ -45,9 +45,13 @@ class Stage(ABC):
         return self._language
 
     @property
+    def upstream(self) -> str | None:
+        return upstream_of(self.name)
+
+    @property
     def upstream_dir(self) -> Path:
         assert self.upstream is not None
-        return self.run_dir / self.upstream
+        return self.folder.stage_dir(self.upstream)
 
     # ----------------------------------------------------------------- state
     expensive: ClassVar[bool] = False  # never discard this stage's output without --force
@@ -120,7 +124,7 @@ class Stage(ABC):
         start = time.time()
         stats = self.process()
         stats["seconds"] = round(time.time() - start, 1)
-        (self.dir / "stats.json").write_text(json.dumps(stats, indent=2, ensure_ascii=False))
+        (self.dir / STATS).write_text(json.dumps(stats, indent=2, ensure_ascii=False))
         own, up = self.config_hash(), self.upstream_fingerprint()
         fingerprint = hashlib.sha256(json.dumps([own, up, stats.get("rows")]).encode()).hexdigest()[:16]
         write_marker(self.dir, {"stage": self.name, "config_hash": own, "upstream": up, "fingerprint": fingerprint,
@@ -140,18 +144,6 @@ class Stage(ABC):
         """One line for the console; stages override to show what matters."""
         keys = ("documents_in", "kept", "rows")
         return ", ".join(f"{k}={stats[k]}" for k in keys if k in stats) or "see stats.json"
-
-
-def read_marker(stage_dir: Path) -> dict | None:
-    path = Path(stage_dir) / SUCCESS
-    return json.loads(path.read_text()) if path.is_file() else None
-
-
-def write_marker(stage_dir: Path, payload: dict) -> None:
-    tmp = Path(stage_dir) / (SUCCESS + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=2, ensure_ascii=False))
-    tmp.replace(Path(stage_dir) / SUCCESS)
-    (Path(stage_dir) / STARTED).unlink(missing_ok=True)
 
 
 def format_drops(dropped: dict[str, int]) -> str:

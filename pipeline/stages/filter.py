@@ -15,8 +15,6 @@ from collections import Counter
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from pipeline.errors import StageError
 from pipeline.filtering.decontamination import EvalOverlapIndex
@@ -31,21 +29,20 @@ from pipeline.filtering.rules import (
     question_count,
     words,
 )
+from pipeline.run_folder import FILTER_DROPPED
 from pipeline.stages.base import Stage, format_drops
-from pipeline.stages.passages import read_passages
 
 
 class FilterStage(Stage):
     name = "filter"
-    upstream = "generate"
     config_sections = ("filter",)
 
     def process(self) -> dict[str, Any]:
-        queries = pq.read_table(self.upstream_dir / "queries.parquet").to_pylist()
+        queries = self.folder.read("generate.queries", allow_empty=True).to_pylist()
         if not queries:
-            raise StageError(f"generate produced no valid queries ({self.upstream_dir / 'queries.parquet'} is "
+            raise StageError(f"generate produced no valid queries ({self.folder.path('generate.queries')} is "
                              "empty): check generate/dropped.parquet for why the replies were dropped")
-        passages = self._corpus(read_passages(self.run_dir).to_pylist(), {q["passage_id"] for q in queries})
+        passages = self._corpus(self.folder.read("passages.passages").to_pylist(), {q["passage_id"] for q in queries})
         passages, contaminated = self._decontaminate_passages(passages)
         text_of = {p["passage_id"]: p["text"] for p in passages}
         kept, dropped = [], []
@@ -61,12 +58,12 @@ class FilterStage(Stage):
                 kept.append(q)
         kept = self._dedup(kept, drop)
         kept = self._round_trip(kept, passages, drop)
-        pq.write_table(pa.Table.from_pylist(dropped, schema=_DROPPED_SCHEMA), self.dir / "dropped.parquet")
+        dropped_file = self.folder.write("filter.dropped", dropped, FILTER_DROPPED)
         if not kept:  # dropped.parquet is written first: the message points the user at it
-            raise StageError(f"every query was filtered away: see {self.dir / 'dropped.parquet'} for the reasons, "
-                             "and relax the filter section of the config (or improve the generation prompt/model)")
-        pq.write_table(pa.Table.from_pylist(kept), self.dir / "queries.parquet")
-        pq.write_table(pa.Table.from_pylist(passages), self.dir / "passages.parquet")
+            raise StageError(f"every query was filtered away: see {dropped_file} for the reasons, and relax the "
+                             "filter section of the config (or improve the generation prompt/model)")
+        self.folder.write("filter.queries", kept)
+        self.folder.write("filter.passages", passages)
         reasons = Counter(d["reason"] for d in dropped)
         styles = Counter(q["style"] for q in kept)
         return {"queries_in": len(queries), "rows": len(kept), "dropped": dict(reasons),
@@ -173,7 +170,7 @@ class FilterStage(Stage):
         rt = self.config.filter.round_trip
         if not rt.enabled or not kept:
             return [{**q, "eval_eligible": True} for q in kept]
-        panel = build_panel(rt, [p["text"] for p in passages], self.language, self.dir / "embeddings")
+        panel = build_panel(rt, [p["text"] for p in passages], self.language, self.folder.path("filter.embeddings"))
         index = {p["passage_id"]: i for i, p in enumerate(passages)}
         ranks = panel.ranks([q["query"] for q in kept], np.array([index[q["passage_id"]] for q in kept]))
         passed, eligible = panel.verdicts(ranks)
@@ -199,7 +196,3 @@ def _panel_stats(kept: list[dict]) -> dict:
 
 def _brief(q: dict) -> dict:
     return {"query_id": q["query_id"], "passage_id": q["passage_id"], "style": q["style"], "query": q["query"]}
-
-
-_DROPPED_SCHEMA = pa.schema([(name, pa.string()) for name in
-                             ("query_id", "passage_id", "style", "query", "reason", "detail")])

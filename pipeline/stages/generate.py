@@ -23,8 +23,6 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 from datatrove.pipeline.inference.run_inference import InferenceConfig
 from datatrove.pipeline.readers import JsonlReader
 from datatrove.pipeline.writers import JsonlWriter
@@ -37,8 +35,8 @@ from pipeline.generation.progress import GenerationProgress
 from pipeline.generation.prompts import build_messages, parse_reply, prompt_hash, reply_schema, styles_for
 from pipeline.generation.raw_replies import MAX_ATTEMPTS, TRANSIENT, error_cause, raw_records, reply_of
 from pipeline.generation.reply_store import ReplyStore, text_sha1
+from pipeline.run_folder import GENERATE_DROPPED, GENERATED_QUERIES
 from pipeline.stages.base import Stage, format_drops
-from pipeline.stages.passages import read_passages
 
 _OPERATIONAL = {"max_passages": True, "concurrency": True, "request_timeout": True, "max_retries": True,
                 "endpoint_url": True, "api_key_env": True,
@@ -59,7 +57,6 @@ class MessageBuilder:
 
 class GenerateStage(Stage):
     name = "generate"
-    upstream = "passages"
     config_sections = ("generate",)
 
     @property
@@ -91,7 +88,7 @@ class GenerateStage(Stage):
         """All passages in a seeded random order; a run takes a prefix of it, so growing a run appends."""
         import numpy as np
 
-        table = read_passages(self.run_dir).sort_by("passage_id")
+        table = self._passages().sort_by("passage_id")
         if table.num_rows == 0:
             raise StageError("the passages stage produced no passages: nothing to generate queries for")
         return table.take(np.random.default_rng(self.config.seed).permutation(table.num_rows))
@@ -100,12 +97,15 @@ class GenerateStage(Stage):
         return set(self._order().slice(0, self._target()).column("passage_id").to_pylist())
 
     def _target(self) -> int:
-        n_total = read_passages(self.run_dir).num_rows
+        n_total = self._passages().num_rows
         n = self.config.generate.max_passages
         return min(n, n_total) if n else n_total
 
     def _batches(self) -> list[Path]:
-        return sorted((self.dir / "input").glob("batch_*.jsonl.gz"))
+        return sorted(self.folder.path("generate.input").glob("batch_*.jsonl.gz"))
+
+    def _passages(self):
+        return self.folder.read("passages.passages", allow_empty=True)
 
     @property
     def store(self) -> ReplyStore | None:
@@ -147,7 +147,7 @@ class GenerateStage(Stage):
                 and (row["passage_id"] not in covered or row["passage_id"] in failed)]
         size = self.config.generate.batch_passages
         for start in range(0, len(todo), size):
-            path = self.dir / "input" / f"batch_{len(batches):03d}.jsonl.gz"
+            path = self.folder.path("generate.input") / f"batch_{len(batches):03d}.jsonl.gz"
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(".tmp")
             with gzip.open(tmp, "wt", encoding="utf-8") as f:
@@ -203,7 +203,7 @@ class GenerateStage(Stage):
             url = gen.endpoint_url
             if gen.backend in LOCAL_BACKENDS and batches:  # nothing to send (all stored): no server to start
                 url = stack.enter_context(local_server(gen.backend, gen.llamacpp, gen.model,
-                                                       self.dir / f"{gen.backend}.log"))
+                                                       self.folder.path("generate.server_log", backend=gen.backend)))
             if gen.backend in ("endpoint", *LOCAL_BACKENDS) and batches:
                 preflight(url, api_key_from_env(gen.api_key_env), gen.model, gen.api_key_env)
             if batches:
@@ -262,11 +262,11 @@ class GenerateStage(Stage):
         runner = QueryInferenceRunner(
             rollout_fn=query_rollout,
             config=config,
-            output_writer=JsonlWriter(str(self.dir / "raw" / name),
+            output_writer=JsonlWriter(str(self.folder.path("generate.raw") / name),
                                       output_filename="${rank}_chunk_${chunk_index}.jsonl.gz"),
             shared_context={"messages_for": MessageBuilder(self.language.prompts, self.styles),
                             "request_params": request_params, "api_key_env": gen.api_key_env},
-            checkpoints_local_dir=str(self.dir / "checkpoints" / name),
+            checkpoints_local_dir=str(self.folder.path("generate.checkpoints") / name),
             records_per_chunk=gen.records_per_chunk,
             metadata_key="reply",
             client_max_retries=gen.max_retries,
@@ -299,7 +299,7 @@ class GenerateStage(Stage):
         return len(here), len(set(self._stored_records) - set(here))
 
     def _raw_records(self, batch: str = "*", tolerant: bool = False):
-        return raw_records(self.dir / "raw", batch, tolerant)
+        return raw_records(self.folder.path("generate.raw"), batch, tolerant)
 
     def _export(self, batch: Path) -> None:
         """Copy a finished batch's usable replies into the reply store (errors stay out: they are sent again)."""
@@ -371,10 +371,10 @@ class GenerateStage(Stage):
                              "doc_id": record.get("metadata", {}).get("doc_id", ""), "style": style,
                              "query": query, "evidence": evidence, "model": gen.model, "prompt_hash": phash})
         if not seen:
-            raise StageError(f"no replies were recorded in {self.dir / 'raw'}: the generation did not run")
-        _write_parquet(self.dir / "queries.parquet", rows, ["query_id", "passage_id", "doc_id", "style", "query",
-                                                             "evidence", "model", "prompt_hash"])
-        _write_parquet(self.dir / "dropped.parquet", dropped, ["passage_id", "reason", "raw"])
+            raise StageError(f"no replies were recorded in {self.folder.path('generate.raw')}: the generation did "
+                             "not run")
+        self.folder.write("generate.queries", rows, GENERATED_QUERIES)
+        self.folder.write("generate.dropped", dropped, GENERATE_DROPPED)
 
         return {
             "passages_in": estimate["passages"], "replies": len(seen), "rows": len(rows),
@@ -391,8 +391,3 @@ class GenerateStage(Stage):
         return (f"{stats['replies']} replies -> {stats['rows']} queries; replies dropped: "
                 f"{format_drops(stats['replies_dropped'])}; queries dropped: {format_drops(stats['queries_dropped'])}"
                 f"; {stats['requests_per_s']} requests/s")
-
-
-def _write_parquet(path: Path, rows: list[dict], columns: list[str]) -> None:
-    table = pa.Table.from_pylist(rows) if rows else pa.table({c: pa.array([], pa.string()) for c in columns})
-    pq.write_table(table.select(columns), path)

@@ -91,7 +91,7 @@ class IngestStage(Stage):
     def _removed(self, reason: str):
         if not self.config.ingest.keep_removed:
             return None
-        return JsonlWriter(str(self.dir / "removed" / reason), output_filename=RANK_FILE)
+        return JsonlWriter(str(self.folder.path("ingest.removed") / reason), output_filename=RANK_FILE)
 
     def _filters(self) -> list:
         ing, lang = self.config.ingest, self.language
@@ -140,7 +140,7 @@ class IngestStage(Stage):
 
     def process(self) -> dict[str, Any]:
         ing, ex = self.config.ingest, self.config.executor
-        work, logs = self.dir / "work", self.dir / "logs"
+        work, logs = self.folder.path("ingest.work"), self.dir / "logs"
         tasks = ex.tasks
         filtered = work / "filtered"
         executors = [make_executor(ex, [self._reader(), *self._filters(),
@@ -182,7 +182,7 @@ class IngestStage(Stage):
                                            logs / "6_minhash_cluster", 1, "ingest_mh_cluster", executors[-1]))
             final.append(MinhashDedupFilter(str(work / "minhash_remove"),
                                             exclusion_writer=self._removed("near_duplicate")))
-        final.append(JsonlWriter(str(self.dir / "output"), output_filename=RANK_FILE))
+        final.append(JsonlWriter(str(self.folder.path("ingest.documents")), output_filename=RANK_FILE))
         executors.append(make_executor(ex, final, logs / "7_output", tasks, "ingest_output", executors[-1]))
 
         if ex.type == "local":
@@ -217,7 +217,7 @@ class IngestStage(Stage):
                     dropped["near_duplicate"] = int(counter["dropped"])
         kept = docs_in - sum(dropped.values())
         return {"documents_in": docs_in, "kept": kept, "rows": kept, "dropped": dropped, "dropped_detail": reasons,
-                "output": str(self.dir / "output")}
+                "output": str(self.folder.path("ingest.documents"))}
 
     def summary(self, stats: dict[str, Any]) -> str:
         return (f"{stats['documents_in']} documents in, {stats['kept']} kept; dropped: "

@@ -19,8 +19,6 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
 from pipeline.errors import ConfigError, StageError
@@ -30,23 +28,14 @@ from pipeline.mining.dense import dense_candidates
 from pipeline.mining.embeddings import EmbeddingCache, from_filter_cache
 from pipeline.mining.miner import Miner
 from pipeline.mining.stats import triplet_stats
-from pipeline.mining.tables import PASSAGE_COLUMNS, QUERY_COLUMNS, read_table
+from pipeline.run_folder import TRIPLET_SCHEMA
 from pipeline.stages.base import Stage, format_drops
 from retrieval.errors import ModelError
 from retrieval.models import load_embedder
 
-NEGATIVE_TYPE = pa.struct([("passage_id", pa.string()), ("doc_id", pa.string()), ("text", pa.string()),
-                           ("score", pa.float64()), ("source", pa.string())])
-TRIPLET_SCHEMA = pa.schema([
-    ("query_id", pa.string()), ("query", pa.string()), ("passage_id", pa.string()), ("positive", pa.string()),
-    ("doc_id", pa.string()), ("style", pa.string()), ("negatives", pa.list_(NEGATIVE_TYPE)),
-    ("positive_score", pa.float64()),
-])
-
 
 class MineStage(Stage):
     name = "mine"
-    upstream = "filter"
     config_sections = ("mine",)
 
     def config_hash(self) -> str:
@@ -56,9 +45,8 @@ class MineStage(Stage):
         return hashlib.sha256(json.dumps([super().config_hash(), judge]).encode()).hexdigest()[:16]
 
     def _inputs(self) -> tuple[list[dict], Corpus, int, list[str]]:
-        queries = read_table(self.upstream_dir / "queries.parquet", QUERY_COLUMNS, "filter").to_pylist()
-        passages = read_table(self.upstream_dir / "passages.parquet", PASSAGE_COLUMNS, "filter") \
-            .select(list(PASSAGE_COLUMNS)).to_pylist()
+        queries = self.folder.read("filter.queries").to_pylist()
+        passages = self.folder.read("filter.passages", columns=("passage_id", "doc_id", "text")).to_pylist()
         corpus = Corpus.from_rows(passages)
         kept = []
         for q in queries:
@@ -67,7 +55,7 @@ class MineStage(Stage):
                 kept.append({**q, "positive_index": index})
         if not kept:
             raise StageError(f"none of the {len(queries)} queries' positive passages is in "
-                             f"{self.upstream_dir / 'passages.parquet'}: the filter outputs disagree. Rerun "
+                             f"{self.folder.path('filter.passages')}: the filter outputs disagree. Rerun "
                              "`python -m pipeline.run --stage filter --force`.")
         return kept, corpus, len(queries) - len(kept), [p["text"] for p in passages]
 
@@ -79,7 +67,7 @@ class MineStage(Stage):
             model = load_embedder(cfg.model)
         except ModelError as e:
             raise ConfigError(f"mine.model: {e}") from None
-        cache = EmbeddingCache(model, cfg.model, self.dir / "embeddings")
+        cache = EmbeddingCache(model, cfg.model, self.folder.path("mine.embeddings"))
         query_texts = list(dict.fromkeys(r["query"] for r in rows))
         positives_of: dict[str, set[int]] = {}
         for r in rows:
@@ -89,7 +77,7 @@ class MineStage(Stage):
             query_embeddings=cache.encode("query", query_texts, cfg.query_prompt or None, cfg.batch_size),
             corpus_embeddings=cache.encode("corpus", corpus.texts, cfg.corpus_prompt or None, cfg.batch_size,
                                            reuse=lambda: from_filter_cache(
-                                               self.upstream_dir / "embeddings", cfg.model, cfg.corpus_prompt,
+                                               self.folder.path("filter.embeddings"), cfg.model, cfg.corpus_prompt,
                                                file_texts, corpus.texts)),
             query_index={q: i for i, q in enumerate(query_texts)}, positives_of=positives_of,
         )
@@ -135,9 +123,7 @@ class MineStage(Stage):
         return out
 
     def _write(self, rows: list[dict]) -> None:
-        tmp = self.dir / "triplets.parquet.tmp"
-        pq.write_table(pa.Table.from_pylist(rows, schema=TRIPLET_SCHEMA), tmp)
-        tmp.replace(self.dir / "triplets.parquet")
+        self.folder.write("mine.triplets", rows, TRIPLET_SCHEMA)
 
     def summary(self, stats: dict[str, Any]) -> str:
         return (f"{stats['queries_in']} queries -> {stats['queries_with_k_negatives']} with "

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pyarrow.parquet as pq
 from datatrove.data import Document
 from datatrove.pipeline.readers import JsonlReader
 from datatrove.pipeline.writers import ParquetWriter
@@ -16,8 +15,6 @@ from pipeline.errors import StageError
 from pipeline.executors import make_executor, read_step_stats
 from pipeline.stages.base import Stage
 from pipeline.steps.passage_splitter import PassageSplitter, load_tokenizer
-
-PASSAGE_COLUMNS = ["passage_id", "doc_id", "url", "position", "n_tokens", "text"]
 
 
 def passage_row(_writer, doc: Document) -> dict:
@@ -29,7 +26,6 @@ def passage_row(_writer, doc: Document) -> dict:
 
 class PassagesStage(Stage):
     name = "passages"
-    upstream = "ingest"
     config_sections = ("passages",)
 
     def preflight(self) -> None:
@@ -37,7 +33,7 @@ class PassagesStage(Stage):
 
     def process(self) -> dict[str, Any]:
         cfg, ex = self.config.passages, self.config.executor
-        source = self.upstream_dir / "output"
+        source = self.folder.path("ingest.documents")
         files = sorted(source.glob("*.jsonl.gz"))
         if not files:
             raise StageError(f"ingest kept no documents ({source} is empty): nothing to cut into passages. "
@@ -45,13 +41,14 @@ class PassagesStage(Stage):
         pipeline = [
             JsonlReader(str(source), glob_pattern="*.jsonl.gz"),
             PassageSplitter(cfg.tokenizer, self.language.spacy, cfg.max_tokens, cfg.min_tokens),
-            ParquetWriter(str(self.dir / "data"), output_filename="${rank}.parquet",
+            ParquetWriter(str(self.folder.path("passages.passages")), output_filename="${rank}.parquet",
                           adapter=passage_row),
         ]
         make_executor(ex, pipeline, self.dir / "logs", min(ex.tasks, len(files)), "passages").run()
         counters = read_step_stats(self.dir / "logs")
         split = next((c for name, c in counters.items() if "Passages" in name), {})
-        lengths = pq.read_table(self.dir / "data", columns=["n_tokens"])["n_tokens"].to_pylist()
+        lengths = self.folder.read("passages.passages", columns=("n_tokens",), allow_empty=True)
+        lengths = lengths["n_tokens"].to_pylist()
         lengths.sort()
         return {
             "documents_in": int(split.get("documents", 0)),
@@ -60,14 +57,9 @@ class PassagesStage(Stage):
             "tokens_mean": round(sum(lengths) / max(len(lengths), 1), 1),
             "tokens_p50": lengths[len(lengths) // 2] if lengths else 0,
             "tokens_max": lengths[-1] if lengths else 0,
-            "output": str(self.dir / "data"),
+            "output": str(self.folder.path("passages.passages")),
         }
 
     def summary(self, stats: dict[str, Any]) -> str:
         return (f"{stats['documents_in']} documents -> {stats['rows']} passages (mean {stats['tokens_mean']} "
                 f"tokens, max {stats['tokens_max']}); {stats['dropped_too_short']} short pieces dropped")
-
-
-def read_passages(run_dir) -> pq.Table:
-    """All passages of a run as one Arrow table."""
-    return pq.read_table(run_dir / "passages" / "data")

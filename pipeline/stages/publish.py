@@ -22,51 +22,49 @@ import pyarrow.parquet as pq
 
 from dataset_card import write_card
 from pipeline.errors import ConfigError, InputDataError, StageError
-from pipeline.mining.tables import PASSAGE_COLUMNS, read_table
-from pipeline.publishing.folder import SPLITS, write_configs
+from pipeline.publishing.folder import write_configs
+from pipeline.run_folder import SPLITS
 from pipeline.stages.base import Stage
-from pipeline.stages.split import TRIPLET_COLUMNS
 
 
 class PublishStage(Stage):
     name = "publish"
-    upstream = "split"
     config_sections = ("publish",)
 
     @property
-    def folder(self):
-        return self.dir / "dataset"
+    def dataset_dir(self):
+        return self.folder.path("publish.dataset")
 
     def process(self) -> dict[str, Any]:
-        split_rows = {s: read_table(self.upstream_dir / f"{s}.parquet", TRIPLET_COLUMNS, "split",
-                                    allow_empty=s != "train").to_pylist() for s in SPLITS}
-        passages = read_table(self.run_dir / "filter" / "passages.parquet", PASSAGE_COLUMNS, "filter").to_pylist()
-        beir = self.upstream_dir / "beir"
+        split_rows = {s: self.folder.read("split.triplets", split=s, allow_empty=s != "train").to_pylist()
+                      for s in SPLITS}
+        passages = self.folder.read("filter.passages").to_pylist()
+        beir = self.folder.path("split.beir")
         if not (beir / "test" / "corpus.jsonl").is_file():
             raise InputDataError(f"{beir / 'test'} is missing or incomplete: rerun `python -m pipeline.run --stage "
                                  "split --force`.")
-        if self.folder.exists():  # a half-written folder from an interrupted run: rebuild it whole
-            shutil.rmtree(self.folder)
-        self.folder.mkdir(parents=True)
-        files = write_configs(split_rows, passages, self.folder, self.config.mine.num_negatives)
+        if self.dataset_dir.exists():  # a half-written folder from an interrupted run: rebuild it whole
+            shutil.rmtree(self.dataset_dir)
+        self.dataset_dir.mkdir(parents=True)
+        files = write_configs(split_rows, passages, self.dataset_dir, self.config.mine.num_negatives)
         if "train" not in files["triplets"]:
             raise StageError(f"no training triplets: no train query kept {self.config.mine.num_negatives} "
                              "negatives (see mine/stats.json 'dropped' and split/stats.json). Raise mine.range_max "
                              "or mine.spare_negatives, lower mine.num_negatives or mine.relative_margin, or use "
                              "mine.method: hybrid; then rerun from --stage mine.")
-        shutil.copytree(beir, self.folder / "beir")
-        counts = {name: {split: pq.read_metadata(self.folder / path).num_rows for split, path in splits.items()}
+        shutil.copytree(beir, self.dataset_dir / "beir")
+        counts = {name: {split: pq.read_metadata(self.dataset_dir / path).num_rows for split, path in splits.items()}
                   for name, splits in files.items()}
-        readme = write_card(self.config, self.language, self.run_dir, self.folder, files, counts, split_rows,
+        readme = write_card(self.config, self.language, self.run_dir, self.dataset_dir, files, counts, split_rows,
                             passages)
         exported = self._export()
         k = self.config.mine.num_negatives
         short = {s: sum(len(r["negatives"]) < k for r in rows) for s, rows in split_rows.items()}
-        return {"rows": sum(counts["triplets"].values()), "counts": counts, "folder": str(self.folder),
+        return {"rows": sum(counts["triplets"].values()), "counts": counts, "folder": str(self.dataset_dir),
                 "queries_without_k_negatives": short,
                 "readme": str(readme), "version": self.config.publish.version, "tag": self.config.publish.tag,
                 "exported_to": exported,
-                "plots": sorted(p.name for p in (self.folder / "plots").glob("*.png"))}
+                "plots": sorted(p.name for p in (self.dataset_dir / "plots").glob("*.png"))}
 
     def config_hash(self) -> str:
         # where the folder is also copied does not change what is published
@@ -81,11 +79,11 @@ class PublishStage(Stage):
         if not target:
             return None
         target = Path(target)
-        if target.resolve() == self.folder.resolve() or self.folder.resolve() in target.resolve().parents:
+        if target.resolve() == self.dataset_dir.resolve() or self.dataset_dir.resolve() in target.resolve().parents:
             raise ConfigError(f"publish.export_dir ({target}) must lie outside the run's dataset folder")
         tmp = target.with_name(target.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
-        shutil.copytree(self.folder, tmp)
+        shutil.copytree(self.dataset_dir, tmp)
         if target.exists():
             shutil.rmtree(target)
         tmp.replace(target)

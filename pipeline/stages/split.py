@@ -25,32 +25,23 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-
 from pipeline.errors import StageError
-from pipeline.mining.tables import PASSAGE_COLUMNS, read_table
 from pipeline.publishing.beir import qrels_for
 from pipeline.publishing.neardup import MinHasher, document_groups, near_duplicate_pairs
-from pipeline.publishing.splits import SPLITS, assign_splits, leak_sets
+from pipeline.publishing.splits import assign_splits, leak_sets
+from pipeline.run_folder import SPLIT_TRIPLET_SCHEMA, SPLITS
 from pipeline.stages.base import Stage
-from pipeline.stages.mine import TRIPLET_SCHEMA
 from retrieval.beir import write_beir
-
-SPLIT_SCHEMA = TRIPLET_SCHEMA.append(pa.field("group_id", pa.string()))
-TRIPLET_COLUMNS = tuple(TRIPLET_SCHEMA.names)
 
 
 class SplitStage(Stage):
     name = "split"
-    upstream = "mine"
     config_sections = ("split",)
 
     def process(self) -> dict[str, Any]:
         cfg = self.config.split
-        rows = read_table(self.upstream_dir / "triplets.parquet", TRIPLET_COLUMNS, "mine").to_pylist()
-        passages = read_table(self.run_dir / "filter" / "passages.parquet", PASSAGE_COLUMNS, "filter") \
-            .select(list(PASSAGE_COLUMNS)).to_pylist()
+        rows = self.folder.read("mine.triplets").to_pylist()
+        passages = self.folder.read("filter.passages", columns=("passage_id", "doc_id", "text")).to_pylist()
         hasher = MinHasher(self.language.datatrove_language, cfg.shingle_words, cfg.num_hashes,
                            cfg.near_duplicate_threshold, seed=self.config.seed)
         print(f"[split] MinHash over {len(passages)} passages")
@@ -98,21 +89,19 @@ class SplitStage(Stage):
         """query_id -> whether the panel keeps it without the base model (all True with eval_queries: all)."""
         if self.config.split.eval_queries == "all":
             return {}
-        table = read_table(self.run_dir / "filter" / "queries.parquet", ("query_id",), "filter")
+        table = self.folder.read("filter.queries")
         if "eval_eligible" not in table.column_names:
             return {}  # round-trip off: no judge favours the base
         return dict(zip(table.column("query_id").to_pylist(), table.column("eval_eligible").to_pylist()))
 
     def _write(self, split: str, rows: list[dict]) -> None:
-        tmp = self.dir / f"{split}.parquet.tmp"
-        pq.write_table(pa.Table.from_pylist(rows, schema=SPLIT_SCHEMA), tmp)
-        tmp.replace(self.dir / f"{split}.parquet")
+        self.folder.write("split.triplets", rows, SPLIT_TRIPLET_SCHEMA, split=split)
 
     def _write_documents(self, group_of: dict[str, str], split_of_group: dict[str, str], rows: list[dict]) -> None:
         queries = Counter(r["doc_id"] for r in rows)
         docs = [{"doc_id": d, "group_id": g, "split": split_of_group[g], "queries": queries.get(d, 0)}
                 for d, g in sorted(group_of.items())]
-        pq.write_table(pa.Table.from_pylist(docs), self.dir / "documents.parquet")
+        self.folder.write("split.documents", docs)
 
     def _write_beir(self, test: list[dict], passages: list[dict], group_of: dict[str, str],
                     split_of_group: dict[str, str]) -> dict:
@@ -123,7 +112,7 @@ class SplitStage(Stage):
         for p in corpus:
             ids_of_text[p["text"]].append(p["_id"])
         queries = [{"_id": r["query_id"], "text": r["query"]} for r in test]
-        write_beir(self.dir / "beir" / "test", corpus, queries, qrels_for(test, ids_of_text))
+        write_beir(self.folder.path("split.beir") / "test", corpus, queries, qrels_for(test, ids_of_text))
         return {"passages": len(corpus), "queries": len(queries), "kind": self.config.split.beir_corpus}
 
     def summary(self, stats: dict[str, Any]) -> str:

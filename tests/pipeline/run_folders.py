@@ -1,14 +1,16 @@
 """Hand-made run folders for stage tests: passages and generate output with the markers later stages accept,
-Italian fixture passages, and a grep over a run folder (gzip files decompressed)."""
+written through the layout owner (pipeline/run_folder.py), Italian fixture passages, and a grep over a run folder
+(gzip files decompressed)."""
 
 from __future__ import annotations
 
 import gzip
-import json
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from pipeline.run_folder import GENERATED_QUERIES, PASSAGES, RunFolder, write_marker
 
 ITALIAN_PASSAGES = [
     "Il fiume Adige nasce in Alto Adige, attraversa Trento e Verona e sfocia nel mare Adriatico dopo circa "
@@ -56,14 +58,13 @@ def synthetic_passages(n: int) -> list[dict]:
     return out
 
 
-PASSAGE_COLUMNS = ["passage_id", "doc_id", "url", "position", "n_tokens", "text"]
-QUERY_COLUMNS = ["query_id", "passage_id", "doc_id", "style", "query", "evidence", "model", "prompt_hash"]
+PASSAGE_COLUMNS = PASSAGES.names
+QUERY_COLUMNS = GENERATED_QUERIES.names
 
 
 def _write_marker(stage_dir: Path, stage: str, fingerprint: str, rows: int) -> None:
-    payload = {"stage": stage, "config_hash": "handmade", "upstream": None, "fingerprint": fingerprint,
-               "stats": {"rows": rows}}
-    (stage_dir / "_SUCCESS.json").write_text(json.dumps(payload, indent=2))
+    write_marker(stage_dir, {"stage": stage, "config_hash": "handmade", "upstream": None, "fingerprint": fingerprint,
+                             "stats": {"rows": rows}})
 
 
 def write_passages(run_dir: Path, passages: list[dict], fingerprint: str = "passages-handmade") -> Path:
@@ -77,12 +78,11 @@ def write_passages(run_dir: Path, passages: list[dict], fingerprint: str = "pass
         rows.append({"passage_id": p["passage_id"], "doc_id": p.get("doc_id", f"doc-{p['passage_id']}"),
                      "url": p.get("url", f"https://example.org/{p['passage_id']}"), "position": p.get("position", i),
                      "n_tokens": p.get("n_tokens", len(p["text"].split())), "text": p["text"]})
-    stage_dir = Path(run_dir) / "passages"
-    (stage_dir / "data").mkdir(parents=True, exist_ok=True)
-    table = pa.Table.from_pylist(rows, schema=pa.schema([
-        ("passage_id", pa.string()), ("doc_id", pa.string()), ("url", pa.string()), ("position", pa.int64()),
-        ("n_tokens", pa.int64()), ("text", pa.string())]))
-    pq.write_table(table, stage_dir / "data" / "0.parquet")
+    folder = RunFolder(run_dir)
+    data = folder.path("passages.passages")
+    data.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.Table.from_pylist(rows, schema=PASSAGES), data / "0.parquet")  # as datatrove's task 0 names it
+    stage_dir = folder.stage_dir("passages")
     _write_marker(stage_dir, "passages", fingerprint, len(rows))
     return stage_dir
 
@@ -97,10 +97,9 @@ def write_generated_queries(run_dir: Path, queries: list[dict], fingerprint: str
                      "doc_id": q.get("doc_id", f"doc-{q['passage_id']}"), "style": q.get("style", "question"),
                      "query": q["query"], "evidence": q.get("evidence", ""), "model": q.get("model", "fake-model"),
                      "prompt_hash": q.get("prompt_hash", "handmade")})
-    stage_dir = Path(run_dir) / "generate"
-    stage_dir.mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.Table.from_pylist(rows, schema=pa.schema([(c, pa.string()) for c in QUERY_COLUMNS])),
-                   stage_dir / "queries.parquet")
+    folder = RunFolder(run_dir)
+    folder.write("generate.queries", rows, GENERATED_QUERIES)
+    stage_dir = folder.stage_dir("generate")
     _write_marker(stage_dir, "generate", fingerprint, len(rows))
     return stage_dir
 

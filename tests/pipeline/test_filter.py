@@ -17,7 +17,7 @@ from pipeline.config import config_from_dict
 from pipeline.errors import InputDataError, StageError
 from pipeline.filtering.decontamination import EvalOverlapIndex
 from pipeline.filtering.round_trip import positive_ranks
-from pipeline.stages.base import SUCCESS, read_marker
+from pipeline.run_folder import SUCCESS, read_marker
 from pipeline.stages.filter import FilterStage
 from pipeline.stages.generate import GenerateStage
 from retrieval.beir import write_beir

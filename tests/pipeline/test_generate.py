@@ -17,7 +17,7 @@ import pytest
 
 from pipeline.config import config_from_dict
 from pipeline.errors import EndpointError
-from pipeline.stages.base import SUCCESS, read_marker
+from pipeline.run_folder import SUCCESS, read_marker
 from pipeline.stages.generate import GenerateStage
 from retrieval.testing.fake_openai_server import FakeOpenAIServer, closed_port_url
 from tests.pipeline.run_folders import ITALIAN_PASSAGES, QUERY_COLUMNS, grep_run_folder, write_passages

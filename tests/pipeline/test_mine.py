@@ -17,7 +17,7 @@ from pipeline.errors import ConfigError, InputDataError, StageError
 from pipeline.mining.bm25 import LanguageTokenizer
 from pipeline.mining.judge import LLMJudge
 from pipeline.mining.select import Negative, choose, interleave, threshold
-from pipeline.stages.base import SUCCESS
+from pipeline.run_folder import SUCCESS
 from pipeline.stages.mine import MineStage
 from tests.pipeline.tiny_st import NEAR_COPY_ID, NEAR_COPY_OF, fixture_passages, make_run_config, write_filter_run
 

@@ -1,0 +1,211 @@
+"""The run folder, the pipeline's real interface: every stage's folder and files, their columns, the stage order,
+the split names, the markers and the lock. Open this file to learn what a run leaves on disk.
+
+    runs/<run_name>/
+      .lock                          one run at a time (pipeline/run_lock.py)
+      <stage>/_STARTED.json          a stage under way (config hash), removed when it finishes
+      <stage>/_SUCCESS.json          a finished stage: config hash, upstream fingerprint, statistics
+      <stage>/stats.json             the same statistics, for people
+      <stage>/logs/                  datatrove task logs (the terminal shows only summaries)
+      ingest/output/*.jsonl.gz       clean, de-duplicated documents (datatrove JSONL)
+      ingest/removed/<reason>/       what each filter removed;  ingest/work/: dedup signatures and buckets
+      passages/data/*.parquet        passages (PASSAGES)
+      generate/input/ raw/           request batches and raw LLM replies (datatrove JSONL, resumable)
+      generate/checkpoints/          datatrove's request cache;  generate/<backend>.log: the local LLM server's log
+      generate/queries.parquet       parsed queries (GENERATED_QUERIES);  generate/dropped.parquet: unusable replies
+      filter/queries.parquet         kept queries with judge ranks (KEPT_QUERIES); filter/dropped.parquet: the rest
+      filter/passages.parquet        the corpus every later stage uses (contaminated passages removed)
+      filter/embeddings/             passage embeddings of the round-trip model (reused by mine)
+      mine/triplets.parquet          one row per query with its mined negatives (TRIPLET_SCHEMA)
+      split/{train,dev,test}.parquet triplets of each split (SPLIT_TRIPLET_SCHEMA); split/documents.parquet
+      split/beir/test/               the test split as a BEIR set
+      publish/dataset/               the Hugging Face dataset folder (its format: retrieval/dataset.py)
+
+A stage reads only what ``INPUTS`` declares for it, through ``RunFolder.read``/``RunFolder.path``.
+
+Example:
+    >>> folder = RunFolder("runs/demo")
+    >>> folder.path("split.triplets", split="dev")
+    PosixPath('runs/demo/split/dev.parquet')
+    >>> INPUTS["publish"]
+    ('split.triplets', 'split.beir', 'filter.passages')
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipeline.errors import InputDataError, StageError
+
+STAGES = ("ingest", "passages", "generate", "filter", "mine", "split", "publish")
+SPLITS = ("train", "dev", "test")
+SUCCESS = "_SUCCESS.json"
+STARTED = "_STARTED.json"
+STATS = "stats.json"
+
+PASSAGES = pa.schema([("passage_id", pa.string()), ("doc_id", pa.string()), ("url", pa.string()),
+                      ("position", pa.int64()), ("n_tokens", pa.int64()), ("text", pa.string())])
+GENERATED_QUERIES = pa.schema([(name, pa.string()) for name in
+                               ("query_id", "passage_id", "doc_id", "style", "query", "evidence", "model",
+                                "prompt_hash")])
+GENERATE_DROPPED = pa.schema([(name, pa.string()) for name in ("passage_id", "reason", "raw")])
+FILTER_DROPPED = pa.schema([(name, pa.string()) for name in
+                            ("query_id", "passage_id", "style", "query", "reason", "detail")])
+NEGATIVE_TYPE = pa.struct([("passage_id", pa.string()), ("doc_id", pa.string()), ("text", pa.string()),
+                           ("score", pa.float64()), ("source", pa.string())])
+TRIPLET_SCHEMA = pa.schema([
+    ("query_id", pa.string()), ("query", pa.string()), ("passage_id", pa.string()), ("positive", pa.string()),
+    ("doc_id", pa.string()), ("style", pa.string()), ("negatives", pa.list_(NEGATIVE_TYPE)),
+    ("positive_score", pa.float64()),
+])
+SPLIT_TRIPLET_SCHEMA = TRIPLET_SCHEMA.append(pa.field("group_id", pa.string()))
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """One file or folder a stage writes: its path inside the stage folder (``{split}`` filled in on use) and the
+    columns its readers need (the kept-queries file has more, one ``rank_<judge>`` per judge of the panel)."""
+
+    stage: str
+    relpath: str
+    columns: tuple[str, ...] = ()
+
+
+_QUERY_KEYS = ("query_id", "passage_id", "doc_id", "style", "query")
+ARTIFACTS: dict[str, Artifact] = {
+    "ingest.documents": Artifact("ingest", "output"),
+    "ingest.removed": Artifact("ingest", "removed"),
+    "ingest.work": Artifact("ingest", "work"),
+    "passages.passages": Artifact("passages", "data", tuple(PASSAGES.names)),
+    "generate.input": Artifact("generate", "input"),
+    "generate.raw": Artifact("generate", "raw"),
+    "generate.checkpoints": Artifact("generate", "checkpoints"),
+    "generate.server_log": Artifact("generate", "{backend}.log"),
+    "generate.queries": Artifact("generate", "queries.parquet", tuple(GENERATED_QUERIES.names)),
+    "generate.dropped": Artifact("generate", "dropped.parquet", tuple(GENERATE_DROPPED.names)),
+    "filter.queries": Artifact("filter", "queries.parquet", _QUERY_KEYS),
+    "filter.passages": Artifact("filter", "passages.parquet", ("passage_id", "doc_id", "text")),
+    "filter.dropped": Artifact("filter", "dropped.parquet", tuple(FILTER_DROPPED.names)),
+    "filter.embeddings": Artifact("filter", "embeddings"),
+    "mine.triplets": Artifact("mine", "triplets.parquet", tuple(TRIPLET_SCHEMA.names)),
+    "mine.embeddings": Artifact("mine", "embeddings"),
+    "split.triplets": Artifact("split", "{split}.parquet", tuple(SPLIT_TRIPLET_SCHEMA.names)),
+    "split.documents": Artifact("split", "documents.parquet", ("doc_id", "group_id", "split", "queries")),
+    "split.beir": Artifact("split", "beir"),
+    "publish.dataset": Artifact("publish", "dataset"),
+}
+
+# what each stage reads (besides its own folder); the first entry's stage is its upstream, whose fingerprint
+# decides whether the stage's output is still current (the others lie further up the same chain)
+INPUTS: dict[str, tuple[str, ...]] = {
+    "ingest": (),
+    "passages": ("ingest.documents",),
+    "generate": ("passages.passages",),
+    "filter": ("generate.queries", "passages.passages"),
+    "mine": ("filter.queries", "filter.passages", "filter.embeddings"),
+    "split": ("mine.triplets", "filter.passages", "filter.queries"),
+    "publish": ("split.triplets", "split.beir", "filter.passages"),
+}
+
+
+def upstream_of(stage: str) -> str | None:
+    """The stage whose output this one builds on: ``upstream_of("mine") == "filter"``."""
+    inputs = INPUTS[stage]
+    return ARTIFACTS[inputs[0]].stage if inputs else None
+
+
+class RunFolder:
+    """Paths and checked reads/writes of one run folder. ``reader`` (a stage name) limits reads to that stage's
+    declared ``INPUTS`` and its own files: a stage that reaches for something else fails in tests, not on a user."""
+
+    def __init__(self, root: str | Path, reader: str | None = None):
+        self.root = Path(root)
+        self.reader = reader
+
+    def stage_dir(self, stage: str) -> Path:
+        if stage not in STAGES:
+            raise KeyError(f"unknown stage {stage!r}; stages are {STAGES}")
+        return self.root / stage
+
+    def path(self, key: str, split: str | None = None, **fields: str) -> Path:
+        """Where artifact ``key`` ("stage.name") lives; ``split`` for per-split artifacts, ``fields`` for other
+        placeholders (``generate.server_log`` needs ``backend``)."""
+        artifact = ARTIFACTS[key]
+        if self.reader and artifact.stage != self.reader and key not in INPUTS[self.reader]:
+            raise RuntimeError(f"stage {self.reader!r} reads {key!r}, which INPUTS does not declare for it")
+        if "{split}" in artifact.relpath:
+            if split not in SPLITS:
+                raise KeyError(f"{key} needs a split, one of {SPLITS} (got {split!r})")
+            return self.stage_dir(artifact.stage) / artifact.relpath.format(split=split)
+        return self.stage_dir(artifact.stage) / artifact.relpath.format(**fields)
+
+    def read(self, key: str, split: str | None = None, allow_empty: bool = False,
+             columns: tuple[str, ...] | None = None) -> pa.Table:
+        """The artifact as one Arrow table, checked: present, readable, with its columns, not empty (unless
+        ``allow_empty``); each failure an error that names the file and the stage to rerun. ``columns`` reads only
+        those columns."""
+        artifact = ARTIFACTS[key]
+        return read_table(self.path(key, split), columns or artifact.columns, artifact.stage, allow_empty,
+                          select=columns)
+
+    def write(self, key: str, table: pa.Table | list[dict], schema: pa.Schema | None = None,
+              split: str | None = None) -> Path:
+        """Write a Parquet artifact atomically (a killed run never leaves half a file under the final name)."""
+        path = self.path(key, split)
+        if not isinstance(table, pa.Table):
+            table = pa.Table.from_pylist(table, schema=schema) if table or schema else pa.table({})
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        pq.write_table(table, tmp)
+        tmp.replace(path)
+        return path
+
+    def lock(self):
+        """The run's exclusive lock (``with folder.lock(): ...``); see pipeline/run_lock.py."""
+        from pipeline.run_lock import RunLock
+
+        return RunLock(self.root)
+
+
+def read_table(path: Path, columns: tuple[str, ...], producer: str, allow_empty: bool = False,
+               select: tuple[str, ...] | None = None) -> pa.Table:
+    """Read ``path`` (a Parquet file or folder; only the ``select`` columns if given); InputDataError/StageError
+    that names the file and the fix."""
+    path = Path(path)
+    if not path.exists():
+        raise InputDataError(f"{path} is missing: the '{producer}' stage should have written it. Rerun "
+                             f"`python -m pipeline.run --stage {producer} --force`.")
+    try:
+        names = pq.ParquetDataset(path).schema.names
+        missing = [c for c in columns if c not in names]
+        if missing:
+            raise InputDataError(f"{path} lacks the column(s) {missing} (it has {names}). It was written by an "
+                                 f"incompatible '{producer}' stage: rerun it with --force.")
+        table = pq.read_table(path, columns=list(select) if select else None)
+    except (pa.ArrowInvalid, OSError) as e:
+        raise InputDataError(f"{path} is not readable Parquet ({e}). Rerun the '{producer}' stage with --force.") \
+            from None
+    if table.num_rows == 0 and not allow_empty:
+        raise StageError(f"{path} is empty: the '{producer}' stage kept no rows, so there is nothing to do. Check "
+                         f"{path.parent / STATS} for what was dropped and why, relax those settings, and rerun from "
+                         "that stage.")
+    return table
+
+
+def read_marker(stage_dir: Path) -> dict | None:
+    """A finished stage's ``_SUCCESS.json`` (config hash, upstream fingerprint, statistics), or None."""
+    path = Path(stage_dir) / SUCCESS
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def write_marker(stage_dir: Path, payload: dict) -> None:
+    """Mark a stage finished (atomically) and drop its under-way marker."""
+    tmp = Path(stage_dir) / (SUCCESS + ".tmp")
+    tmp.write_text(json.dumps(payload, indent=2, ensure_ascii=False))
+    tmp.replace(Path(stage_dir) / SUCCESS)
+    (Path(stage_dir) / STARTED).unlink(missing_ok=True)
