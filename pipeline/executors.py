@@ -16,6 +16,7 @@ from collections import Counter
 from pathlib import Path
 
 from datatrove.executor import LocalPipelineExecutor
+from datatrove.utils.stats import PipelineStats
 from loguru import logger
 
 from pipeline.config.ingest import ExecutorConfig
@@ -101,13 +102,17 @@ def all_tasks_done(executor) -> bool:
 
 
 def read_step_stats(logging_dir: Path) -> dict[str, Counter]:
-    """Sum datatrove's per-task statistics (``stats/*.json``) by step name: {step: Counter(stat -> total)}."""
-    totals: dict[str, Counter] = {}
+    """Sum datatrove's per-task statistics (``stats/*.json``) with datatrove's own ``PipelineStats`` (as its
+    ``merge_stats`` tool does), by step name: {step: Counter(stat -> total)}."""
+    merged = PipelineStats()
     for path in sorted(Path(logging_dir, "stats").glob("*.json")):
-        for step in json.loads(path.read_text()):
-            counter = totals.setdefault(step["name"], Counter())
-            for key, value in step.get("stats", {}).items():
-                total = value.get("total", 0) if isinstance(value, dict) else value
-                if isinstance(total, (int, float)):
-                    counter[key] += total
+        merged += PipelineStats.from_json(json.loads(path.read_text()))
+    totals: dict[str, Counter] = {}
+    for step in merged.stats:
+        counter = totals.setdefault(step.name, Counter())
+        for key, metric in step.stats.items():
+            # from_json keeps a single task's values as read (an int, or a dict with "total"); sums are MetricStats
+            total = metric.get("total", 0) if isinstance(metric, dict) else getattr(metric, "total", metric)
+            if isinstance(total, (int, float)):
+                counter[key] += total
     return totals

@@ -15,13 +15,11 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+from datatrove.utils.text import ngrams
+
 from pipeline.errors import InputDataError
 from pipeline.filtering.rules import normalized, words
 from retrieval.beir import read_jsonl
-
-
-def ngrams(tokens: list[str], n: int) -> set[tuple[str, ...]]:
-    return {tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)}
 
 
 def _read_jsonl_texts(path: Path) -> list[str]:
@@ -53,7 +51,7 @@ class EvalOverlapIndex:
                 raise InputDataError(f"evaluation set {root} needs corpus.jsonl and queries.jsonl (BEIR layout); "
                                      "fix filter.decontamination.eval_sets")
             for text in _read_jsonl_texts(corpus):
-                self.passage_grams |= ngrams(words(text), ngram)
+                self.passage_grams |= set(ngrams(words(text), ngram))
             for text in _read_jsonl_texts(queries):
                 self.exact_queries.add(normalized(text))
                 query_gram_counts.update(self._query_grams(text))
