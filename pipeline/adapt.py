@@ -31,12 +31,14 @@ from pathlib import Path
 
 import yaml
 
-from pipeline.adapt_config import adapt_pipeline_config, adapt_train_config, apply_overrides, check_documents
+from pipeline.adapt_config import adapt_pipeline_config, adapt_train_config, check_documents
 from pipeline.checks import check_run
 from pipeline.config import config_from_dict
+from pipeline.errors import ConfigError
 from pipeline.run import _interrupt, run_stages
 from pipeline.run_lock import RunLock
 from pipeline.stages import ORDER
+from retrieval.config import apply_overrides, parse_overrides
 from retrieval.errors import UserError
 
 CHOICES = ("best_dev", "last", "wise")
@@ -72,7 +74,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def run(args: argparse.Namespace) -> dict:
     """The whole adaptation; returns the report (also written to <run>/adapt_report.json and .md)."""
-    data = apply_overrides(adapt_pipeline_config(args), args.overrides)
+    data = apply_overrides(adapt_pipeline_config(args), parse_overrides(args.overrides, "--set", ConfigError))
     config = config_from_dict(data, source="pipeline.adapt")
     run_dir = config.run_dir
     check_run(config, list(ORDER))

@@ -18,8 +18,7 @@ from pathlib import Path
 
 from pipeline.config import PipelineConfig
 from pipeline.errors import ConfigError, InputDataError
-from retrieval.dotted import set_dotted
-from retrieval.errors import UserError
+from retrieval.config import validate_config
 
 MIN_SHARE_IN_LANGUAGE = 0.5  # below this share of sampled documents in the language file's language: refuse
 SAMPLE_DOCUMENTS = 200
@@ -66,21 +65,6 @@ def adapt_pipeline_config(args: argparse.Namespace) -> dict:
     }
 
 
-def apply_overrides(data: dict, overrides: list[str]) -> dict:
-    """``["mine.num_negatives=2", ...]`` applied to the config mapping (values parsed as YAML)."""
-    import yaml
-
-    for item in overrides:
-        key, sep, raw = item.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"--set {item!r}: write SECTION.KEY=VALUE, e.g. --set mine.num_negatives=2")
-        try:
-            set_dotted(data, key.strip(), yaml.safe_load(raw))
-        except UserError as e:  # a parent is a value, not a section
-            raise ConfigError(f"--set {item!r}: {e}") from None
-    return data
-
-
 def adapt_train_config(args: argparse.Namespace, dataset: Path, output_dir: Path):
     """A CPU-sized training config (configs/train_cpu_proof.yaml's recipe) on the adaptation dataset."""
     from transformers import AutoConfig
@@ -92,7 +76,7 @@ def adapt_train_config(args: argparse.Namespace, dataset: Path, output_dir: Path
         dims = [hidden, *(d for d in (256, 128, 64) if d < hidden)]
     except Exception:  # not a plain transformers config: train without Matryoshka rather than guess
         dims = None
-    return TrainConfig.model_validate({
+    return validate_config(TrainConfig, {
         "model": {"name_or_path": args.base_model, "max_seq_length": 192},
         "data": {"dataset": str(dataset), "num_negatives": 2, "max_dev_queries": 300, "max_dev_corpus": None},
         "loss": {"mini_batch_size": 16, "matryoshka_dims": dims},
@@ -100,7 +84,7 @@ def adapt_train_config(args: argparse.Namespace, dataset: Path, output_dir: Path
                      "learning_rate": args.learning_rate, "warmup_ratio": 0.1, "eval_steps": 10,
                      "save_total_limit": 2, "logging_steps": 5, "device": args.device, "seed": 42},
         "card": {"language": args.language.split("_")[0][:2] if args.language.endswith("_Latn") else "multilingual"},
-    })
+    }, "the training config of pipeline.adapt (from its options)", error=ConfigError)
 
 
 def check_documents(config: PipelineConfig, args: argparse.Namespace) -> None:

@@ -5,6 +5,7 @@ The CLI prints these without a traceback and exits with status 2; any other exce
 
 from __future__ import annotations
 
+from retrieval.errors import ConfigError as SharedConfigError
 from retrieval.errors import UserError
 
 
@@ -13,8 +14,9 @@ class PipelineError(UserError):
     ``retrieval.errors.UserError`` like training's and evaluation's, so every CLI catches one base class."""
 
 
-class ConfigError(PipelineError):
-    """The config file (or a language file) is missing, malformed or has invalid values."""
+class ConfigError(PipelineError, SharedConfigError):
+    """The config file (or a language file) is missing, malformed or has invalid values; also a
+    ``retrieval.errors.ConfigError``, the class the shared config loading (``retrieval.config``) raises."""
 
 
 class InputDataError(PipelineError):

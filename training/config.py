@@ -13,20 +13,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from retrieval.dotted import set_dotted
-from retrieval.errors import ConfigError
+from retrieval.config import StrictModel, load_config_file
 
 
-class _Section(BaseModel):
-    """A config section: unknown keys are errors (a typo must not be silently ignored)."""
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
-
-class ModelSection(_Section):
+class ModelSection(StrictModel):
     name_or_path: str = "intfloat/multilingual-e5-small"
     revision: str | None = Field(None, description="Hub revision of the base model")
     max_seq_length: int | None = Field(
@@ -36,7 +28,7 @@ class ModelSection(_Section):
     passage_prompt: str = "passage: "
 
 
-class DataSection(_Section):
+class DataSection(StrictModel):
     dataset: str | None = Field(None, description="published dataset: local folder or Hub id (or --dataset)")
     revision: str | None = Field(None, description="Hub revision/tag of the dataset, e.g. v1.0.0")
     train_split: str = "train"
@@ -47,7 +39,7 @@ class DataSection(_Section):
     max_dev_corpus: int | None = Field(20000, ge=1, description="dev corpus: relevant passages + a sample up to this")
 
 
-class LossSection(_Section):
+class LossSection(StrictModel):
     scale: float = Field(20.0, gt=0, description="inverse temperature of InfoNCE (20 = temperature 0.05)")
     mini_batch_size: int = Field(32, ge=1, description="GradCache mini-batch (memory), not the contrastive batch")
     matryoshka_dims: list[int] | None = Field([384, 256, 128, 64], description="null: no MatryoshkaLoss")
@@ -62,7 +54,7 @@ class LossSection(_Section):
         return sorted(set(dims), reverse=True)
 
 
-class TrainingSection(_Section):
+class TrainingSection(StrictModel):
     output_dir: str = "runs/train/e5-small-it"
     epochs: float = Field(1.0, gt=0)
     max_steps: int = Field(-1, description="> 0 overrides epochs")
@@ -99,7 +91,7 @@ class TrainingSection(_Section):
         return sorted(set(alphas))
 
 
-class TeacherSection(_Section):
+class TeacherSection(StrictModel):
     model: str | None = Field(
         None,
         description="cross-encoder or embedder whose scores the student learns "
@@ -117,13 +109,13 @@ class TeacherSection(_Section):
     batch_size: int = Field(64, ge=1)
 
 
-class CardSection(_Section):
+class CardSection(StrictModel):
     language: str | list[str] = "it"
     license: str = "mit"
     model_name: str | None = None
 
 
-class HubSection(_Section):
+class HubSection(StrictModel):
     repo_id: str | None = Field(None, description="<user>/<name>: push the final model there (or --push-to-hub)")
     private: bool = False
 
@@ -135,7 +127,7 @@ class HubSection(_Section):
         return repo_id
 
 
-class TrainConfig(_Section):
+class TrainConfig(StrictModel):
     model: ModelSection = Field(default_factory=ModelSection)
     data: DataSection = Field(default_factory=DataSection)
     loss: LossSection = Field(default_factory=LossSection)
@@ -154,25 +146,9 @@ class TrainConfig(_Section):
         return self
 
 
-def _format_validation_error(exc: ValidationError, source: str) -> str:
-    lines = [f"invalid config {source}:"]
-    for err in exc.errors():
-        loc = ".".join(str(part) for part in err["loc"])
-        if err["type"] == "extra_forbidden":
-            section, _, key = loc.rpartition(".")
-            model = TrainConfig
-            for part in section.split(".") if section else []:
-                model = model.model_fields[part].annotation  # type: ignore[assignment]
-            allowed = ", ".join(model.model_fields)
-            where = f"section '{section}'" if section else "the top level"
-            lines.append(f"  unknown key '{key}' in {where} (allowed: {allowed})")
-        else:
-            lines.append(f"  {loc or '(top level)'}: {err['msg']} (got {err.get('input')!r})")
-    return "\n".join(lines)
-
-
 def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None) -> TrainConfig:
-    """Load ``path`` (YAML; None means all defaults), apply dotted ``overrides`` and validate.
+    """Load ``path`` (YAML, ``${VAR:-default}`` expanded; None means all defaults), apply dotted ``overrides`` and
+    validate.
 
     Args:
         path: YAML config file.
@@ -181,26 +157,4 @@ def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None
     Raises:
         ConfigError: the file is missing or not YAML, a key is unknown, or a value is invalid.
     """
-    tree: dict[str, Any] = {}
-    source = "(defaults)"
-    if path is not None:
-        path = Path(path)
-        source = str(path)
-        if not path.is_file():
-            raise ConfigError(f"config file {source} does not exist. Fix: pass --config configs/train.yaml.")
-        try:
-            loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"config file {source} is not valid YAML: {exc}") from exc
-        if loaded is None:
-            loaded = {}
-        if not isinstance(loaded, dict):
-            raise ConfigError(f"config file {source} must hold a mapping of sections, not {type(loaded).__name__}")
-        tree = loaded
-    for dotted, value in (overrides or {}).items():
-        if value is not None:
-            set_dotted(tree, dotted, value)
-    try:
-        return TrainConfig.model_validate(tree)
-    except ValidationError as exc:
-        raise ConfigError(_format_validation_error(exc, source)) from None
+    return load_config_file(TrainConfig, path, overrides, fix="pass --config configs/train.yaml.")

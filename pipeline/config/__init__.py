@@ -9,19 +9,17 @@ Example:
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 from pathlib import Path
 
-import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
-from pipeline.config.base import StrictModel, expand_env
 from pipeline.config.dataset import MineConfig, PublishConfig, SplitConfig
 from pipeline.config.generate import FilterConfig, GenerateConfig
 from pipeline.config.ingest import ExecutorConfig, IngestConfig, PassagesConfig
 from pipeline.errors import ConfigError
+from retrieval.config import StrictModel, expand_env, load_config_file, validate_config
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEMO_CONFIG = REPO_ROOT / "configs" / "demo.yaml"
@@ -70,45 +68,15 @@ class PipelineConfig(StrictModel):
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def _describe(error: dict, model: type[StrictModel]) -> str:
-    loc = ".".join(str(p) for p in error["loc"])
-    if error["type"] == "extra_forbidden":
-        parent = model
-        for part in error["loc"][:-1]:
-            field = parent.model_fields.get(str(part)) if isinstance(part, str) else None
-            ann = getattr(field, "annotation", None) if field else None
-            parent = ann if isinstance(ann, type) and issubclass(ann, StrictModel) else None
-            if parent is None:
-                break
-        known = list(parent.model_fields) if parent else []
-        hint = difflib.get_close_matches(str(error["loc"][-1]), known, n=1)
-        fix = f"did you mean '{hint[0]}'?" if hint else f"known keys here: {', '.join(known)}"
-        return f"unknown key '{loc}' ({fix})"
-    return f"'{loc}': {error['msg']} (got {error.get('input')!r})"
-
-
 def config_from_dict(data: dict, source: str = "<dict>") -> PipelineConfig:
-    """Validate a config mapping; raise ConfigError naming every bad key and the fix."""
-    try:
-        return PipelineConfig.model_validate(expand_env(data or {}))
-    except ValidationError as e:
-        lines = [f"  - {_describe(err, PipelineConfig)}" for err in e.errors()]
-        raise ConfigError(f"invalid config {source}:\n" + "\n".join(lines)) from None
+    """Validate a config mapping (``${VAR:-default}`` expanded); raise ConfigError naming every bad key and the fix."""
+    return validate_config(PipelineConfig, expand_env(data or {}), f"config {source}", error=ConfigError)
 
 
 def load_config(path: str | Path | None = None, overrides: dict | None = None) -> PipelineConfig:
-    """Load a YAML config (the demo config when ``path`` is None) and apply top-level overrides."""
-    path = Path(path) if path else DEMO_CONFIG
-    if not path.is_file():
-        raise ConfigError(f"config file not found: {path}. Pass an existing YAML file with --config.")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as e:
-        raise ConfigError(f"config file {path} is not valid YAML: {e}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"config file {path} must hold a mapping of keys (got {type(data).__name__})")
-    data.update({k: v for k, v in (overrides or {}).items() if v is not None})
-    return config_from_dict(data, source=str(path))
+    """Load a YAML config (the demo config when ``path`` is None) and apply ``overrides`` (None values: not given)."""
+    return load_config_file(PipelineConfig, Path(path) if path else DEMO_CONFIG, overrides, error=ConfigError,
+                            fix="pass an existing YAML file with --config (e.g. configs/demo.yaml).")
 
 
 __all__ = ["PipelineConfig", "load_config", "config_from_dict", "DEMO_CONFIG", "REPO_ROOT"]

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-from pydantic import Field, ValidationError
+from pydantic import Field
 
-from pipeline.config.base import StrictModel
 from pipeline.errors import ConfigError
+from retrieval.config import StrictModel, read_yaml_mapping, validate_config
 
 LANGUAGES_DIR = Path(__file__).parent
 
@@ -98,11 +97,6 @@ def load_language(name_or_path: str) -> LanguageSpec:
             f"unknown language '{name_or_path}': bundled ones are {', '.join(available_languages())}. "
             "Use one of them or give the path of a language YAML (copy pipeline/languages/ita_Latn.yaml)."
         )
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        return LanguageSpec.model_validate(data)
-    except yaml.YAMLError as e:
-        raise ConfigError(f"language file {path} is not valid YAML: {e}") from None
-    except ValidationError as e:
-        problems = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors())
-        raise ConfigError(f"language file {path} is invalid: {problems}") from None
+    fix = "correct it, starting from a copy of pipeline/languages/ita_Latn.yaml."
+    data = read_yaml_mapping(path, fix, what="language file", error=ConfigError)
+    return validate_config(LanguageSpec, data, f"language file {path}", error=ConfigError)

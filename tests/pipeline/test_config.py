@@ -3,9 +3,9 @@ from __future__ import annotations
 import pytest
 
 from pipeline.config import config_from_dict, load_config
-from pipeline.config.base import expand_env
 from pipeline.errors import ConfigError
 from pipeline.languages import available_languages, load_language
+from retrieval.config import expand_env
 
 
 def test_demo_config_loads():
@@ -37,7 +37,7 @@ def test_bad_values_are_explained():
 
 
 def test_missing_and_malformed_files(tmp_path):
-    with pytest.raises(ConfigError, match="config file not found"):
+    with pytest.raises(ConfigError, match="config file .*nope.yaml does not exist"):
         load_config(tmp_path / "nope.yaml")
     bad = tmp_path / "bad.yaml"
     bad.write_text("run_name: [unclosed\n")
