@@ -71,7 +71,10 @@ def encode_set(
 
 
 def truncate(embeddings: np.ndarray, dim: int | None = None) -> np.ndarray:
-    """First ``dim`` coordinates (all if None), L2-normalised."""
+    """First ``dim`` coordinates (all if None), L2-normalised.
+
+    Written here rather than ``model.encode(truncate_dim=dim)``: the set is encoded once at full size and ranked at
+    every Matryoshka size from those embeddings; ``truncate_dim`` would re-encode the corpus once per size."""
     emb = embeddings[:, :dim] if dim else embeddings
     norms = np.linalg.norm(emb, axis=1, keepdims=True)
     return emb / np.clip(norms, 1e-12, None)
@@ -104,7 +107,11 @@ def quantized_pair(
 def top_k(
     q: np.ndarray, c: np.ndarray, query_ids: list[str], doc_ids: list[str], k: int = 10, chunk: int = 512
 ) -> dict[str, list[str]]:
-    """Rank the corpus for every query by dot product; ties go to the earlier passage (deterministic)."""
+    """Rank the corpus for every query by dot product; ties go to the earlier passage (deterministic).
+
+    Written here rather than ``sentence_transformers.util.semantic_search``: its ``torch.topk`` breaks ties in no
+    fixed order, and binary-quantized scores tie often, so two runs of the same model could report different
+    NDCG."""
     run: dict[str, list[str]] = {}
     k = min(k, c.shape[0])
     for start in range(0, q.shape[0], chunk):
