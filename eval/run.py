@@ -28,6 +28,7 @@ from eval.metrics import evaluate_run
 from eval.report import markdown, write_report
 from eval.retrieval_set import RetrievalSet
 from eval.sets import resolve_set
+from retrieval.cli import cli_main
 from retrieval.device import resolve_device
 from retrieval.models import check_model_folder, embedding_dimension, is_local_reference, load_model
 from retrieval.paths import unwritable
@@ -192,15 +193,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+@cli_main()
 def main(argv: list[str] | None = None) -> int:
     """CLI entry point; returns the exit status (2 for user errors, printed without a traceback)."""
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        report = run(args)
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    report = run(args)
     paths = write_report(report, Path(args.output_dir))
     print(markdown(report))
     print(f"wrote {', '.join(str(p) for p in paths.values())}")

@@ -23,8 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
-import signal
 import sys
 import time
 from pathlib import Path
@@ -35,11 +33,11 @@ from pipeline.adapt_config import adapt_pipeline_config, adapt_train_config, che
 from pipeline.checks import check_run
 from pipeline.config import config_from_dict
 from pipeline.errors import ConfigError
-from pipeline.run import _interrupt, run_stages
+from pipeline.run import run_stages
 from pipeline.run_lock import RunLock
 from pipeline.stages import ORDER
+from retrieval.cli import RESUMABLE, cli_main
 from retrieval.config import apply_overrides, parse_overrides
-from retrieval.errors import UserError
 
 CHOICES = ("best_dev", "last", "wise")
 
@@ -187,21 +185,14 @@ def report_markdown(report: dict) -> str:
     return "\n".join(lines)
 
 
+@cli_main(interrupted=RESUMABLE, hard_exit=True, sigterm=True)
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     sys.stdout.reconfigure(line_buffering=True)
-    signal.signal(signal.SIGTERM, _interrupt)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("httpx", "httpx2", "openai"):  # a line per LLM request
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    try:
-        report = run(args)
-    except UserError as e:  # the pipeline's, training's and evaluation's errors share this base
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted: rerun the same command to resume; finished work is kept", file=sys.stderr, flush=True)
-        os._exit(130)
+    report = run(args)
     print(report_markdown(report))
     print(f"report: {report['run']}/adapt_report.md")
     return 0

@@ -9,8 +9,6 @@ from what it had written.
 from __future__ import annotations
 
 import argparse
-import os
-import signal
 import sys
 import time
 
@@ -20,7 +18,7 @@ from pipeline.errors import ConfigError
 from pipeline.publishing.hub import prepare_push, push_release
 from pipeline.run_lock import RunLock
 from pipeline.stages import ORDER, STAGES
-from retrieval.errors import UserError
+from retrieval.cli import RESUMABLE, cli_main
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -57,39 +55,27 @@ def run_stages(config, stages: list[str], force: bool = False) -> dict[str, dict
     return results
 
 
-def _interrupt(signum, frame) -> None:
-    """A plain `kill` (SIGTERM) stops the run like Ctrl-C: cleanups run, so no local LLM server is left behind."""
-    raise KeyboardInterrupt
-
-
+@cli_main(interrupted=RESUMABLE, sigterm=True,
+          # leave at once: worker threads of an interrupted inference (datatrove's, httpx's) would keep the process
+          # alive; everything written so far is complete files or resumable checkpoints
+          hard_exit=True)
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     sys.stdout.reconfigure(line_buffering=True)  # progress lines show up at once, also when logged to a file
-    signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        config = load_config(args.config, {"output_dir": args.output_dir, "run_name": args.run_name})
-        if args.max_passages is not None:
-            if args.max_passages < 1:
-                raise ConfigError(f"--max-passages must be at least 1 (got {args.max_passages})")
-            config.generate.max_passages = args.max_passages
-        stages = ORDER if args.stage == "all" else ORDER[: ORDER.index(args.stage) + 1]
-        pushing = args.push is not None or args.dry_run
-        if pushing:  # repo id and token are checked before any stage runs
-            prepare_push(config, args.push, args.stage, args.dry_run)
-        check_run(config, stages)  # later stages' settings, before the first expensive step
-        with RunLock(config.run_dir):  # one run per folder (a second would redo the work)
-            run_stages(config, stages, force=args.force)
-            if pushing:
-                push_release(config, force=args.force_push, dry_run=args.dry_run)
-    except UserError as e:  # PipelineError, or a shared one (retrieval.errors: a model that does not load)
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted: rerun the same command to resume; finished work is kept", file=sys.stderr, flush=True)
-        sys.stdout.flush()
-        # leave now: worker threads of an interrupted inference (datatrove's, httpx's) would keep the process alive;
-        # everything written so far is complete files or resumable checkpoints
-        os._exit(130)
+    config = load_config(args.config, {"output_dir": args.output_dir, "run_name": args.run_name})
+    if args.max_passages is not None:
+        if args.max_passages < 1:
+            raise ConfigError(f"--max-passages must be at least 1 (got {args.max_passages})")
+        config.generate.max_passages = args.max_passages
+    stages = ORDER if args.stage == "all" else ORDER[: ORDER.index(args.stage) + 1]
+    pushing = args.push is not None or args.dry_run
+    if pushing:  # repo id and token are checked before any stage runs
+        prepare_push(config, args.push, args.stage, args.dry_run)
+    check_run(config, stages)  # later stages' settings, before the first expensive step
+    with RunLock(config.run_dir):  # one run per folder (a second would redo the work)
+        run_stages(config, stages, force=args.force)
+        if pushing:
+            push_release(config, force=args.force_push, dry_run=args.dry_run)
     return 0
 
 

@@ -1,7 +1,7 @@
 """User-facing errors of training and evaluation: each names what is wrong and how to fix it.
 
-The CLIs (``python -m training.train``, ``python -m eval.run``) print these without a traceback and exit with
-status 2; any other exception is a bug.
+The CLIs (``python -m training.train``, ``python -m eval.run``, ...) print these without a traceback and exit with
+status 2 (``retrieval.cli``); any other exception is a bug.
 """
 
 from __future__ import annotations

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from retrieval.cli import cli_main
 from retrieval.errors import ConfigError, ModelError
 from retrieval.models import load_model
 
@@ -127,6 +128,7 @@ def check_against_torch(model, folder: Path, tolerance: float) -> float:  # noqa
     return worst
 
 
+@cli_main()
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m training.onnx_export", description=__doc__.split("\n")[0])
     p.add_argument("--model", required=True, help="sentence-transformers folder or Hub id")
@@ -139,15 +141,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logger.setLevel(logging.INFO)
     output = Path(args.output)
-    try:
-        if output.exists() and any(output.iterdir()):
-            if not args.force:
-                raise ConfigError(f"{output} exists and is not empty. Fix: another --output, or --force.")
-            shutil.rmtree(output)
-        files = export(args.model, output, args.int8, args.opset)
-    except (ModelError, ConfigError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    if output.exists() and any(output.iterdir()):
+        if not args.force:
+            raise ConfigError(f"{output} exists and is not empty. Fix: another --output, or --force.")
+        shutil.rmtree(output)
+    files = export(args.model, output, args.int8, args.opset)
     for kind, path in files.items():
         print(f"{kind}: {path} ({path.stat().st_size / 1e6:.1f} MB)")
     return 0

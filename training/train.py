@@ -33,9 +33,10 @@ from sentence_transformers.sentence_transformer.losses import CachedMultipleNega
 from sentence_transformers.util import cos_sim
 from torch import nn
 
+from retrieval.cli import cli_main
 from retrieval.dataset import DatasetSource, describe_dataset
 from retrieval.device import resolve_device, resolve_precision
-from retrieval.errors import ConfigError, ModelError, UserError
+from retrieval.errors import ConfigError, ModelError
 from retrieval.models import check_model_folder, embedding_dimension, is_local_reference, load_model
 from training.config import TrainConfig, load_config
 from training.data import IRData, load_ir_split, load_triplets
@@ -294,6 +295,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+@cli_main()
 def main(argv: list[str] | None = None) -> int:
     """CLI entry point; returns the exit status (2 for user errors, printed without a traceback)."""
     args = parse_args(argv)
@@ -308,12 +310,7 @@ def main(argv: list[str] | None = None) -> int:
         "training.device": args.device,
         "hub.repo_id": args.push_to_hub,
     }
-    try:
-        cfg = load_config(args.config, overrides)
-        final_dir = run(cfg)
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    final_dir = run(load_config(args.config, overrides))
     print(f"final model: {final_dir}")
     return 0
 

@@ -31,7 +31,8 @@ from pathlib import Path
 
 import torch
 
-from retrieval.errors import ConfigError, UserError
+from retrieval.cli import cli_main
+from retrieval.errors import ConfigError
 from retrieval.models import load_model
 
 logger = logging.getLogger("training.trim")
@@ -187,6 +188,7 @@ def parameters(model) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
+@cli_main()
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m training.trim", description=__doc__.split("\n")[0])
     p.add_argument("--model", required=True, help="sentence-transformers model: local folder or Hub id")
@@ -202,34 +204,30 @@ def main(argv: list[str] | None = None) -> int:
                    "tokenize differently (e.g. 0.01)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        model = load_model(args.model, device="cpu")
-        original = model.tokenizer
-        texts = list(iter_texts(args.texts, args.max_texts))
-        if not texts:
-            raise ConfigError(f"no text found in {args.texts}: give JSONL files with a 'text' field or Parquet files")
-        texts += [prompt for prompt in (model.prompts or {}).values() if prompt]  # "query: ", "passage: "
-        counts = count_tokens(original, texts)
-        chars = {c for t in texts for c in t if not c.isspace()}
-        keep = kept_ids(original, counts, args.min_count, chars, args.vocab_size)
-        before = parameters(model)
-        trimmed = trim(model, keep, Path(args.output))
-        report = {"model": args.model, "texts": len(texts), "vocab_before": len(original), "vocab_after": len(keep),
-                  "parameters_before": before, "parameters_after": parameters(trimmed)}
-        for source in args.check:
-            check = list(iter_texts([source]))
-            share = changed_share(original, trimmed.tokenizer, keep, check)
-            report[f"changed_tokenization:{Path(source).name}"] = round(share, 4)
-            if args.max_changed is not None and share > args.max_changed:
-                raise ConfigError(
-                    f"the trimmed vocabulary changes the tokenization of {share:.1%} of {source} (more than "
-                    f"--max-changed {args.max_changed}): tokens its text needs were dropped. Fix: add text like it "
-                    f"to --texts (never the eval set itself), or lower --min-count. The model in {args.output} "
-                    "should not be used.")
-        (Path(args.output) / "trim_info.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    model = load_model(args.model, device="cpu")
+    original = model.tokenizer
+    texts = list(iter_texts(args.texts, args.max_texts))
+    if not texts:
+        raise ConfigError(f"no text found in {args.texts}: give JSONL files with a 'text' field or Parquet files")
+    texts += [prompt for prompt in (model.prompts or {}).values() if prompt]  # "query: ", "passage: "
+    counts = count_tokens(original, texts)
+    chars = {c for t in texts for c in t if not c.isspace()}
+    keep = kept_ids(original, counts, args.min_count, chars, args.vocab_size)
+    before = parameters(model)
+    trimmed = trim(model, keep, Path(args.output))
+    report = {"model": args.model, "texts": len(texts), "vocab_before": len(original), "vocab_after": len(keep),
+              "parameters_before": before, "parameters_after": parameters(trimmed)}
+    for source in args.check:
+        check = list(iter_texts([source]))
+        share = changed_share(original, trimmed.tokenizer, keep, check)
+        report[f"changed_tokenization:{Path(source).name}"] = round(share, 4)
+        if args.max_changed is not None and share > args.max_changed:
+            raise ConfigError(
+                f"the trimmed vocabulary changes the tokenization of {share:.1%} of {source} (more than "
+                f"--max-changed {args.max_changed}): tokens its text needs were dropped. Fix: add text like it "
+                f"to --texts (never the eval set itself), or lower --min-count. The model in {args.output} "
+                "should not be used.")
+    (Path(args.output) / "trim_info.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
     print(json.dumps(report, indent=2))
     return 0
 

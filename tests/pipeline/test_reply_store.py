@@ -141,15 +141,13 @@ def test_a_smaller_max_passages_leaves_unneeded_batches_unsent(tmp_path, monkeyp
 
 
 STOPPED_RUN = """
-import json, os, signal, sys
+import json, sys
 from pipeline.config import config_from_dict
-from pipeline.run import _interrupt
 from pipeline.stages.generate import GenerateStage
-signal.signal(signal.SIGTERM, _interrupt)
-try:
+from retrieval.cli import run_cli
+def main(argv):
     GenerateStage(config_from_dict(json.loads(sys.argv[1]))).run()
-except KeyboardInterrupt:
-    os._exit(130)
+sys.exit(run_cli(main, sigterm=True, hard_exit=True))  # as python -m pipeline.run does
 """
 
 

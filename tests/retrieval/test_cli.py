@@ -1,0 +1,71 @@
+"""The shared CLI wrapper (retrieval/cli.py): a user error is one line and status 2, Ctrl-C one line and 130."""
+
+from __future__ import annotations
+
+import logging
+import signal
+from pathlib import Path
+
+import pytest
+
+from retrieval.cli import EXIT_INTERRUPTED, EXIT_USER_ERROR, cli_main
+from retrieval.errors import ConfigError
+
+
+@cli_main()
+def fails(argv: list[str] | None = None) -> int:
+    raise ConfigError("--max-steps must be positive. Fix: pass --max-steps 10")
+
+
+def test_user_error_is_one_line_and_exit_2(capsys: pytest.CaptureFixture) -> None:
+    assert fails([]) == EXIT_USER_ERROR == 2
+    err = capsys.readouterr().err
+    assert err == "error: --max-steps must be positive. Fix: pass --max-steps 10\n"
+
+
+def test_success_returns_the_status_and_none_counts_as_zero() -> None:
+    assert cli_main()(lambda argv: 3)(["x"]) == 3
+    assert cli_main()(lambda argv: None)(None) == 0
+
+
+def test_a_bug_keeps_its_traceback() -> None:
+    @cli_main()
+    def buggy(argv: list[str] | None = None) -> int:
+        raise ZeroDivisionError
+
+    with pytest.raises(ZeroDivisionError):
+        buggy([])
+
+
+def test_interrupt_is_one_line_and_exit_130(capsys: pytest.CaptureFixture) -> None:
+    @cli_main(interrupted="interrupted: rerun to resume")
+    def interrupted(argv: list[str] | None = None) -> int:
+        raise KeyboardInterrupt
+
+    assert interrupted([]) == EXIT_INTERRUPTED == 130
+    assert capsys.readouterr().err == "interrupted: rerun to resume\n"
+
+
+def test_sigterm_interrupts_while_main_runs_and_the_handler_is_restored() -> None:
+    before = signal.getsignal(signal.SIGTERM)
+
+    @cli_main(sigterm=True)
+    def killed(argv: list[str] | None = None) -> int:
+        signal.raise_signal(signal.SIGTERM)
+        return 0
+
+    assert killed([]) == EXIT_INTERRUPTED
+    assert signal.getsignal(signal.SIGTERM) == before
+
+
+def test_traceback_goes_to_the_log_file(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    handler = logging.FileHandler(tmp_path / "run.log")
+    logging.getLogger().addHandler(handler)
+    try:
+        assert fails([]) == 2
+    finally:
+        logging.getLogger().removeHandler(handler)
+        handler.close()
+    log = (tmp_path / "run.log").read_text()
+    assert "Traceback" in log and "ConfigError: --max-steps must be positive" in log
+    assert "Traceback" not in capsys.readouterr().err
