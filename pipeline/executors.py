@@ -57,12 +57,55 @@ def _close_task_logger(logfile) -> None:
     logfile.close()
 
 
+def die_with_parent() -> None:
+    """Ask the kernel to SIGKILL this process when its parent dies (Linux; a no-op elsewhere).
+
+    datatrove's local executor starts helper processes: a ``multiprocess.Manager`` server on every run (even with
+    one worker) and a pool of spawned workers when ``workers > 1``. When the run itself is killed with SIGKILL
+    (``kill -9``, the OOM killer) nothing tells them: the manager lingered idle, and a worker would go on sending LLM
+    requests and writing into the run folder beside the rerun. Each of them calls this first.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _manager_dying_with_parent():
+    """``multiprocess.Manager()`` whose server process dies with the run (see die_with_parent)."""
+    from multiprocess.managers import SyncManager
+
+    manager = SyncManager()
+    manager.start(die_with_parent)
+    return manager
+
+
 class QuietLocalExecutor(LocalPipelineExecutor):
-    """LocalPipelineExecutor whose tasks log quietly to the terminal (see the module docstring). Defined at module
-    level: the spawned worker processes unpickle it by name."""
+    """LocalPipelineExecutor whose tasks log quietly to the terminal (see the module docstring) and whose helper
+    processes die with the run (die_with_parent). Defined at module level: the spawned worker processes unpickle it
+    by name."""
+
+    def run(self):
+        import datatrove.executor.local as local
+
+        saved = local.multiprocess.Manager
+        local.multiprocess.Manager = _manager_dying_with_parent
+        try:
+            return super().run()
+        finally:
+            local.multiprocess.Manager = saved
 
     def _run_for_rank(self, rank: int, local_rank: int = 0, node_rank: int = -1):
         import datatrove.executor.base as base
+        import multiprocess
+
+        if multiprocess.parent_process() is not None:  # a pool worker, not the run itself (workers == 1)
+            die_with_parent()
 
         saved = base.add_task_logger, base.close_task_logger
         base.add_task_logger, base.close_task_logger = _task_logger, _close_task_logger
