@@ -34,7 +34,7 @@ from pipeline.checks import check_run
 from pipeline.config import config_from_dict
 from pipeline.errors import ConfigError
 from pipeline.run import run_stages
-from pipeline.run_lock import RunLock
+from pipeline.run_folder import RunFolder
 from pipeline.stages import ORDER
 from retrieval.cli import RESUMABLE, cli_main
 from retrieval.config import apply_overrides, parse_overrides
@@ -81,10 +81,10 @@ def run(args: argparse.Namespace) -> dict:
     (run_dir / "adapt.yaml").write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
     timings: dict[str, float] = {}
     start = time.time()
-    with RunLock(run_dir):
+    with RunFolder(run_dir).lock():
         results = run_stages(config, list(ORDER))
     timings["dataset"] = time.time() - start
-    dataset = Path(results["publish"].get("folder") or run_dir / "publish" / "dataset")
+    dataset = Path(results["publish"].get("folder") or RunFolder(run_dir).path("publish.dataset"))
     report: dict = {"run": str(run_dir), "dataset": str(dataset), "stages": _stage_rows(results)}
     if args.stop_after == "dataset":
         return _finish(report, run_dir, timings)

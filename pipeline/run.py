@@ -16,7 +16,7 @@ from pipeline.checks import check_run
 from pipeline.config import load_config
 from pipeline.errors import ConfigError
 from pipeline.publishing.hub import prepare_push, push_release
-from pipeline.run_lock import RunLock
+from pipeline.run_folder import RunFolder
 from pipeline.stages import ORDER, STAGES
 from retrieval.cli import RESUMABLE, cli_main
 
@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     if pushing:  # repo id and token are checked before any stage runs
         prepare_push(config, args.push, args.stage, args.dry_run)
     check_run(config, stages)  # later stages' settings, before the first expensive step
-    with RunLock(config.run_dir):  # one run per folder (a second would redo the work)
+    with RunFolder(config.run_dir).lock():  # one run per folder (a second would redo the work)
         run_stages(config, stages, force=args.force)
         if pushing:
             push_release(config, force=args.force_push, dry_run=args.dry_run)
