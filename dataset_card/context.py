@@ -1,9 +1,9 @@
 """What the card says, gathered from the run: every stage's stats.json, the config, the published rows.
 
-Example:
-    >>> stats = read_stage_stats(Path("runs/demo"))
-    >>> drop_rows(stats)[:2]
-    [('ingest', 'language', 120), ('ingest', 'gopher_quality', 31)]
+Example (a finished run)::
+
+    stats = read_stage_stats(Path("runs/demo"))
+    drop_rows(stats)[:2]   # [('ingest', 'language', 120), ('ingest', 'gopher_quality', 31)]
 """
 
 from __future__ import annotations

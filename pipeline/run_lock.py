@@ -6,9 +6,10 @@ start time into it; a second run is refused with a message naming the first. The
 holder exits, however it exits, so a killed run never leaves a stale lock behind (and there is no window in which
 two runs can both take it).
 
-Example:
-    >>> with RunLock(Path("runs/demo")):
-    ...     run_stages(config, stages)
+Example::
+
+    with RunLock(Path("runs/demo")):   # or RunFolder("runs/demo").lock()
+        run_stages(config, stages)
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """The pipeline's one config object, loaded from YAML and validated with errors a user understands.
 
 Example:
-    >>> from pipeline.config import load_config
-    >>> cfg = load_config("configs/demo.yaml")
+    >>> from pipeline.config import DEMO_CONFIG, load_config
+    >>> cfg = load_config(DEMO_CONFIG)
     >>> cfg.passages.max_tokens
     256
 """

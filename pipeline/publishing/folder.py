@@ -10,10 +10,10 @@ Configs (a contract with training/data.py and eval/sets.py):
 - ``corpus`` (split ``corpus``): _id, title, text; every passage of the run.
 - ``queries`` (train/dev/test): _id, text.   ``qrels`` (train/dev/test): query-id, corpus-id, score (int).
 
-Example:
-    >>> files = write_configs(split_rows, passages, Path("runs/demo/publish/dataset"), num_negatives=4)
-    >>> files["triplets"]["train"]
-    'triplets/train.parquet'
+Example (the split stage's rows and the filter's passages)::
+
+    files = write_configs(split_rows, passages, Path("runs/demo/publish/dataset"), num_negatives=4)
+    files["triplets"]["train"]   # 'triplets/train.parquet'
 """
 
 from __future__ import annotations

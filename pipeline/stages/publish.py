@@ -5,9 +5,10 @@ pairs, corpus, queries, qrels), ``beir/test/`` (copied from split), ``plots/*.pn
 metadata with ``configs``/``data_files`` + the card from dataset_card/). Pushing to the Hub is separate
 (``--push``, pipeline.publishing.hub) so a finished folder can be pushed, or re-pushed, without redoing it.
 
-Example:
-    >>> from datasets import load_dataset
-    >>> load_dataset("runs/demo/publish/dataset", "triplets", split="train")
+Example (after a run)::
+
+    from datasets import load_dataset
+    load_dataset("runs/demo/publish/dataset", "triplets", split="train")
 """
 
 from __future__ import annotations
