@@ -151,10 +151,13 @@ sys.exit(run_cli(main, sigterm=True, hard_exit=True))  # as python -m pipeline.r
 """
 
 
-def test_a_stopped_run_keeps_its_finished_chunks_in_the_store(tmp_path, monkeypatch, capsys):
-    """A run stopped (SIGTERM, as at the end of a session) half-way through a batch exports the chunks it finished:
-    a fresh run folder with the same store sends only the passages they do not cover."""
+@pytest.mark.parametrize("stop", ["sigterm", "ctrl_c"])
+def test_a_stopped_run_keeps_its_finished_chunks_in_the_store(tmp_path, monkeypatch, capsys, stop):
+    """A run stopped half-way through a batch, by SIGTERM (as at the end of a session) or by Ctrl-C (SIGINT to the
+    whole foreground process group: the run and the helper processes datatrove started), exports the chunks it
+    finished: a fresh run folder with the same store sends only the passages they do not cover."""
     import json
+    import os
     import signal
     import subprocess
     import sys
@@ -168,12 +171,18 @@ def test_a_stopped_run_keeps_its_finished_chunks_in_the_store(tmp_path, monkeypa
                          concurrency=1, reply_store=str(store))
         write_passages(cfg.run_dir, italian_passages(12))
         child = subprocess.Popen([sys.executable, "-c", STOPPED_RUN, json.dumps(cfg.model_dump(mode="json"))],
-                                 cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                 cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                                 start_new_session=True)
         deadline = time.time() + 60
         while fake.stats()["chat_requests"] < 7 and time.time() < deadline and child.poll() is None:
             time.sleep(0.05)
-        child.send_signal(signal.SIGTERM)
+        if stop == "sigterm":
+            child.send_signal(signal.SIGTERM)
+        else:
+            os.killpg(child.pid, signal.SIGINT)
         assert child.wait(timeout=60) == 130
+        err = child.stderr.read()
+        assert "Traceback" not in err and "interrupted" in err, err
         kept = len(ReplyStore(store).records())
         assert 4 <= kept < 12, kept  # whole chunks of 2 finished before the stop
         sent_before = fake.stats()["chat_requests"]
