@@ -33,7 +33,12 @@ class DataSection(StrictModel):
     revision: str | None = Field(None, description="Hub revision/tag of the dataset, e.g. v1.0.0")
     train_split: str = "train"
     dev_split: str | None = Field("dev", description="split for evaluation during training; null: none")
-    num_negatives: int | None = Field(None, ge=1, description="use negative_1..negative_N; null: all of them")
+    num_negatives: int | None = Field(
+        None, ge=0, description="use negative_1..negative_N; 0: none (in-batch negatives only); null: all of them"
+    )
+    styles: list[str] | None = Field(
+        None, description="train only on queries of these styles (e.g. [keywords]); null: every style"
+    )
     max_train_samples: int | None = Field(None, ge=1)
     max_dev_queries: int | None = Field(1000, ge=1)
     max_dev_corpus: int | None = Field(20000, ge=1, description="dev corpus: relevant passages + a sample up to this")

@@ -37,8 +37,10 @@ def load_triplets(
     num_negatives: int | None = None,
     max_samples: int | None = None,
     seed: int = 42,
+    styles: list[str] | None = None,
 ) -> Dataset:
-    """The ``triplets`` split as a Dataset with exactly the columns query, positive, negative_1..negative_k.
+    """The ``triplets`` split as a Dataset with exactly the columns query, positive, negative_1..negative_k
+    (``num_negatives=0``: query and positive only; in-batch negatives remain), of the given query ``styles`` only.
 
     Rows with an empty or missing text are dropped (and counted in the log); ids and style are removed because
     the trainer feeds every remaining column to the loss.
@@ -46,7 +48,14 @@ def load_triplets(
     ds = load_split(source, "triplets", split)
     where = data_file_hint(source, "triplets", split)
     require_columns(ds, TRIPLET_COLUMNS, where)
-    negatives = negative_columns(ds.column_names, num_negatives)
+    if styles:
+        require_columns(ds, ("style",), where)
+        present = sorted(set(ds["style"]))
+        ds = ds.filter(lambda row: row["style"] in styles)
+        if len(ds) == 0:
+            raise DatasetError(f"{where} has no query of the style(s) {styles}; its styles are {present}. Fix "
+                               "data.styles.")
+    negatives = [] if num_negatives == 0 else negative_columns(ds.column_names, num_negatives)
     if num_negatives and len(negatives) < num_negatives:
         logger.warning(
             "data.num_negatives is %d but %s has only %d negative columns", num_negatives, where, len(negatives)

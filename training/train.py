@@ -178,7 +178,8 @@ def run(cfg: TrainConfig) -> Path:
     logger.info("dataset %s, device %s, precision %s", source.display_name, device, precision)
 
     train_ds = load_triplets(
-        source, cfg.data.train_split, cfg.data.num_negatives, cfg.data.max_train_samples, cfg.training.seed
+        source, cfg.data.train_split, cfg.data.num_negatives, cfg.data.max_train_samples, cfg.training.seed,
+        cfg.data.styles,
     )
     if cfg.teacher.model:
         train_ds = add_teacher_scores(train_ds, cfg, device)

@@ -97,3 +97,11 @@ def test_a_dataset_in_another_format_version_is_refused(fixture_dataset, tmp_pat
         describe_dataset(str(copy))
     with pytest.raises(DatasetError, match="reads version 1"):
         resolve_set(str(copy))
+
+
+def test_triplets_of_some_styles_and_without_negatives(fixture_dataset: Path) -> None:
+    source = describe_dataset(str(fixture_dataset))
+    assert load_triplets(source, num_negatives=0).column_names == ["query", "positive"]
+    assert len(load_triplets(source, styles=["keywords"])) == 48 * 3
+    with pytest.raises(DatasetError, match=r"style\(s\) \['question'\]; its styles are \['keywords'\]"):
+        load_triplets(source, styles=["question"])
