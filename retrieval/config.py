@@ -134,10 +134,12 @@ def validate_config(model: type[ModelT], tree: Mapping[str, Any], source: str,
 
 
 def load_config_file(model: type[ModelT], path: str | Path | None, overrides: Mapping[str, Any] | None = None, *,
-                     fix: str, error: type[ConfigError] = ConfigError) -> ModelT:
+                     fix: str, error: type[ConfigError] = ConfigError,
+                     settings: Mapping[str, Any] | None = None) -> ModelT:
     """Read ``path`` (YAML, env-expanded; None: all defaults), set the dotted ``overrides`` and validate.
 
-    ``overrides`` with the value None are skipped: a command-line option that was not given.
+    ``overrides`` with the value None are skipped: a command-line option that was not given. ``settings`` (from
+    ``--set section.key=value``, see parse_overrides) are applied last, None included (``--set key=null``).
 
     Example (training/config.py)::
 
@@ -146,6 +148,7 @@ def load_config_file(model: type[ModelT], path: str | Path | None, overrides: Ma
     """
     tree = expand_env(read_yaml_mapping(path, fix, error=error)) if path is not None else {}
     apply_overrides(tree, {key: value for key, value in (overrides or {}).items() if value is not None})
+    apply_overrides(tree, settings or {})
     return validate_config(model, tree, f"config {path if path is not None else '(defaults)'}", error=error)
 
 

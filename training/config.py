@@ -151,15 +151,17 @@ class TrainConfig(StrictModel):
         return self
 
 
-def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None) -> TrainConfig:
+def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None,
+                settings: dict[str, Any] | None = None) -> TrainConfig:
     """Load ``path`` (YAML, ``${VAR:-default}`` expanded; None means all defaults), apply dotted ``overrides`` and
     validate.
 
     Args:
         path: YAML config file.
         overrides: e.g. ``{"training.max_steps": 10}``; None values are skipped.
+        settings: ``--set`` values, e.g. ``{"data.num_negatives": 0}``, applied last (None included).
 
     Raises:
         ConfigError: the file is missing or not YAML, a key is unknown, or a value is invalid.
     """
-    return load_config_file(TrainConfig, path, overrides, fix="pass --config configs/train.yaml.")
+    return load_config_file(TrainConfig, path, overrides, fix="pass --config configs/train.yaml.", settings=settings)

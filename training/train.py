@@ -34,6 +34,7 @@ from sentence_transformers.util import cos_sim
 from torch import nn
 
 from retrieval.cli import cli_main
+from retrieval.config import parse_overrides
 from retrieval.dataset import DatasetSource, describe_dataset
 from retrieval.device import resolve_device, resolve_precision
 from retrieval.errors import ConfigError, ModelError
@@ -293,6 +294,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--epochs", type=float, help="number of epochs")
     p.add_argument("--device", help="auto, cpu, cuda, cuda:N, mps")
     p.add_argument("--push-to-hub", metavar="REPO", help="push the final model to <user>/<name>")
+    p.add_argument("--set", dest="settings", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="change one setting (YAML value), e.g. --set data.num_negatives=0; repeatable")
     return p.parse_args(argv)
 
 
@@ -311,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
         "training.device": args.device,
         "hub.repo_id": args.push_to_hub,
     }
-    final_dir = run(load_config(args.config, overrides))
+    final_dir = run(load_config(args.config, overrides, parse_overrides(args.settings)))
     print(f"final model: {final_dir}")
     return 0
 

@@ -64,3 +64,18 @@ def test_card_names_hub_dataset_and_version() -> None:
         {"name": "me/it-triplets version v1.0.0", "id": "me/it-triplets", "revision": "v1.0.0"}
     ]
     assert "dataset-version:v1.0.0" in card.tags and card.language == ["it"] and card.license == "mit"
+
+
+def test_ablation_settings_from_the_command_line(
+    tiny_model: Path, fixture_dataset: Path, tiny_config: Path, tmp_path: Path
+) -> None:
+    """--set reaches any setting: here training without mined negatives, on one query style."""
+    out = tmp_path / "run"
+    argv = ["--config", str(tiny_config), "--dataset", str(fixture_dataset), "--model", str(tiny_model),
+            "--output-dir", str(out), "--max-steps", "4", "--set", "data.num_negatives=0",
+            "--set", "data.styles=[keywords]", "--set", "training.wise_ft_alphas=null"]
+    assert train.main(argv) == 0
+    info = json.loads((out / "final" / "training_info.json").read_text(encoding="utf-8"))
+    assert info["global_steps"] == 4
+    assert train.main([*argv, "--set", "data.styles=[question]"]) == 2  # the fixture has keywords only
+    assert train.main([*argv, "--set", "data.num_negatives"]) == 2  # no '=': one clear error
