@@ -7,13 +7,17 @@ Usage::
         --output-dir results/e5-small-it --max-queries 500
 
 Per model and set: NDCG@10, Recall@10, MRR@10 at the full size and at each Matryoshka size (--dims), NDCG@10 with
-int8 and binary embeddings, encoding speed (passages/s) and model size; BM25 is a baseline row.
+int8 and binary embeddings, encoding speed (passages/s) and model size; BM25 is a baseline row. Each model's rows
+are kept in ``<output-dir>/finished/`` as soon as it is done: the same command after a crash or a stop evaluates only
+the models not done (a changed model folder, set or setting is evaluated again).
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import hashlib
+import json
 import logging
 import platform
 import sys
@@ -96,6 +100,38 @@ def bm25_rows(sets: list[RetrievalSet], stop_words: bool, language: str = "ita_L
     return rows
 
 
+def _rows_file(args: argparse.Namespace, name: str, ref: str, sets: list[RetrievalSet]) -> tuple[Path, str]:
+    """Where one model's finished rows are kept, and the key of what produced them (model, sets, settings)."""
+    what = [ref, [(rs.name, rs.source, len(rs.queries), len(rs.corpus)) for rs in sets], args.dims,
+            args.quantization, args.quantize_queries, args.max_queries, args.seed, args.split, args.query_prompt,
+            args.passage_prompt, args.use_title]
+    if is_local_reference(ref) and Path(ref).exists():  # a retrained model at the same path is a new model
+        what.append(max(f.stat().st_mtime for f in Path(ref).rglob("*") if f.is_file()))
+    key = hashlib.sha256(json.dumps(what, default=str).encode()).hexdigest()[:16]
+    return Path(args.output_dir) / "finished" / f"{name}.json", key
+
+
+def _finished_rows(args: argparse.Namespace, name: str, ref: str, sets: list[RetrievalSet]) -> list[dict] | None:
+    """The rows of ``name`` from an earlier, interrupted run of the same evaluation (None: evaluate it)."""
+    path, key = _rows_file(args, name, ref, sets)
+    if not path.is_file():
+        return None
+    kept = json.loads(path.read_text(encoding="utf-8"))
+    if kept.get("key") != key:
+        return None
+    logger.info("%s: reusing the rows of an earlier run of this evaluation (%s)", name, path)
+    return kept["rows"]
+
+
+def _keep_rows(args: argparse.Namespace, name: str, ref: str, sets: list[RetrievalSet], rows: list[dict]) -> None:
+    """Keep a finished model's rows, so a rerun after a crash or a stop evaluates only the models not done."""
+    path, key = _rows_file(args, name, ref, sets)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"key": key, "rows": rows}, default=str), encoding="utf-8")
+    tmp.replace(path)
+
+
 def _check_output_dir(folder: Path) -> None:
     """The results can be written there (checked without creating anything)."""
     problem = unwritable(folder)
@@ -165,7 +201,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     results: list[dict[str, Any]] = bm25_rows(sets, args.bm25_stopwords, args.language) if args.bm25 else []
     model_info = {}
     for name, ref in models:
-        rows = evaluate_model(name, ref, sets, args, device)
+        rows = _finished_rows(args, name, ref, sets)
+        if rows is None:
+            rows = evaluate_model(name, ref, sets, args, device)
+            _keep_rows(args, name, ref, sets, rows)
         results += rows
         if rows:
             model_info[name] = {"ref": ref, **{k: rows[0][k] for k in ("parameters", "size_mb", "size_of")}}

@@ -74,3 +74,30 @@ def test_unwritable_output_dir_fails_before_any_work(toy_beir: Path, tmp_path: P
     assert run.main(["--sets", str(toy_beir), "--output-dir", str(tmp_path / "file" / "r")]) == 2
     err = capsys.readouterr().err
     assert "cannot write results to" in err and "--output-dir" in err
+
+
+def test_a_rerun_reuses_finished_models(
+    tiny_model: Path, toy_beir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A long evaluation stopped after some models resumes: the same command evaluates only the models not done."""
+    out = tmp_path / "results"
+    argv = ["--models", f"a={tiny_model}", f"b={tiny_model}", "--sets", f"toy={toy_beir}", "--output-dir", str(out),
+            "--dims", "32", "--device", "cpu", "--no-bm25"]
+    real = run.evaluate_model
+    calls: list[str] = []
+
+    def stopped_after_a(name, *args, **kwargs):
+        calls.append(name)
+        if name == "b":
+            raise KeyboardInterrupt
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(run, "evaluate_model", stopped_after_a)
+    assert run.main(argv) == 130
+    monkeypatch.setattr(run, "evaluate_model", lambda name, *a, **k: calls.append(name) or real(name, *a, **k))
+    assert run.main(argv) == 0
+    assert calls == ["a", "b", "b"]  # a was not evaluated again
+    first = json.loads((out / "results.json").read_text(encoding="utf-8"))["results"]
+    assert run.main(argv) == 0 and calls == ["a", "b", "b"]  # everything reused
+    assert run.main([*argv, "--max-queries", "2"]) == 0 and calls[-2:] == ["a", "b"]  # other settings: redone
+    assert {r["model"] for r in first} == {"a", "b"}
