@@ -106,7 +106,8 @@ def _rows_file(args: argparse.Namespace, name: str, ref: str, sets: list[Retriev
             args.quantization, args.quantize_queries, args.max_queries, args.seed, args.split, args.query_prompt,
             args.passage_prompt, args.use_title]
     if is_local_reference(ref) and Path(ref).exists():  # a retrained model at the same path is a new model
-        what.append(max(f.stat().st_mtime for f in Path(ref).rglob("*") if f.is_file()))
+        files = [Path(ref)] if Path(ref).is_file() else [f for f in Path(ref).rglob("*") if f.is_file()]
+        what.append(max((f.stat().st_mtime for f in files), default=0))
     key = hashlib.sha256(json.dumps(what, default=str).encode()).hexdigest()[:16]
     return Path(args.output_dir) / "finished" / f"{name}.json", key
 
