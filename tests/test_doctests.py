@@ -29,6 +29,7 @@ DOCTEST_MODULES = [
     "pipeline.languages",
     "pipeline.mining.bm25",
     "pipeline.mining.corpus",
+    "pipeline.mining.dense_index",
     "pipeline.mining.judge",
     "pipeline.mining.select",
     "pipeline.mining.stats",

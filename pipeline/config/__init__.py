@@ -60,9 +60,11 @@ class PipelineConfig(StrictModel):
     def run_dir(self) -> Path:
         return Path(self.output_dir) / self.run_name
 
-    def section_hash(self, *sections: str) -> str:
-        """A short hash of the named sections (plus language and seed): what shaped a stage's output."""
-        payload = {name: getattr(self, name).model_dump(mode="json") for name in sections}
+    def section_hash(self, *sections: str, exclude: dict | None = None) -> str:
+        """A short hash of the named sections (plus language and seed): what shaped a stage's output. ``exclude``
+        leaves out keys of a section (``{"filter": {"round_trip": {"index"}}}``), as pydantic's model_dump does."""
+        payload = {name: getattr(self, name).model_dump(mode="json", exclude=(exclude or {}).get(name))
+                   for name in sections}
         payload["language"] = self.language
         payload["seed"] = self.seed
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]

@@ -72,6 +72,23 @@ class JudgeConfig(StrictModel):
     batch_size: int = 64
 
 
+class DenseIndexConfig(StrictModel):
+    """How dense judges search large corpora (pipeline/mining/dense_index.py). Below ``exact_below`` passages the
+    positive's exact rank among all passages is computed directly (no index)."""
+
+    kind: Literal["auto", "flat", "ivf", "hnsw"] = Field("auto", description="auto: flat, then IVF above exact_below")
+    exact_below: int = Field(200_000, ge=1, description="corpus size from which an index is used")
+    depth: int = Field(100, ge=1, description="ranks are recorded up to this depth (deeper: depth + 1)")
+    nlist: int | None = Field(None, ge=1, description="IVF cells; null: 4 * sqrt(passages)")
+    nprobe: int = Field(32, ge=1, description="IVF cells searched per query")
+    hnsw_m: int = Field(32, ge=4, description="HNSW graph degree")
+    ef_search: int = Field(128, ge=1, description="HNSW search breadth")
+    gpu: bool | None = Field(None, description="null: a GPU when FAISS sees one; true: require one; false: CPU")
+    max_memory_gb: float = Field(8.0, gt=0, description="refuse to build a larger index (say so before building)")
+    recall_sample: int = Field(1000, ge=0, description="queries on which an approximate index is checked against "
+                               "exact search (0: no check)")
+
+
 class RoundTripConfig(StrictModel):
     """The round-trip panel: the base dense model (``model``, the one you fine-tune: judge ``base``), BM25 (judge
     ``bm25``) and any ``judges``; a query passes when ``agree`` of them rank its passage in their top k."""
@@ -86,6 +103,7 @@ class RoundTripConfig(StrictModel):
     judges: list[JudgeConfig] = Field(default_factory=list)
     agree: Literal["any", "all"] | int = Field(
         "any", description="judges that must rank the positive in their top k: any, all, or a number")
+    index: DenseIndexConfig = Field(default_factory=DenseIndexConfig)
 
     @model_validator(mode="after")
     def _judge_names(self):

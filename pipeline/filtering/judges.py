@@ -76,8 +76,10 @@ def bm25_ranks(index, queries: list[str], positives: np.ndarray, depth: int) -> 
 
 
 def dense_judge(name: str, model_name: str, top_k: int, texts: list[str], query_prompt: str, passage_prompt: str,
-                cache_dir, batch_size: int = 64) -> Judge:
-    """A dense judge: passages encoded once (cached in ``cache_dir``), queries encoded when asked."""
+                cache_dir, batch_size: int = 64, index=None) -> Judge:
+    """A dense judge: passages encoded once (cached in ``cache_dir``), queries encoded when asked. Below
+    ``index.exact_below`` passages the positive's exact rank among all passages; above, its rank in a FAISS index's
+    top ``index.depth`` (pipeline/mining/dense_index.py), the index's recall against exact search printed."""
     from pipeline.errors import ConfigError
     from pipeline.filtering.round_trip import cached_embeddings, positive_ranks
     from retrieval.errors import ModelError
@@ -90,10 +92,22 @@ def dense_judge(name: str, model_name: str, top_k: int, texts: list[str], query_
     passage_vecs = cached_embeddings(model, model_name, texts, passage_prompt, cache_dir, batch_size,
                                      desc=f"passages ({name})")
 
+    search = None
+    if index is not None and len(texts) >= index.exact_below:
+        from pipeline.mining.dense_index import DenseIndex
+
+        search = DenseIndex(passage_vecs, index)
+
     def ranks(queries: list[str], positives: np.ndarray) -> np.ndarray:
         query_vecs = model.encode(queries, prompt=query_prompt, batch_size=batch_size, normalize_embeddings=True,
                                   convert_to_numpy=True, show_progress_bar=len(queries) > 1000)
-        return positive_ranks(query_vecs, passage_vecs, positives)
+        if search is None:
+            return positive_ranks(query_vecs, passage_vecs, positives)
+        if search.kind != "flat" and index.recall_sample:
+            recall = search.recall_against_exact(query_vecs, k=top_k, sample=index.recall_sample)
+            print(f"[filter] judge {name}: {search.kind} index over {search.n:,} passages, recall@{top_k} against "
+                  f"exact search {recall:.3f} on {min(index.recall_sample, len(queries))} queries")
+        return search.positive_ranks(query_vecs, positives, max(index.depth, top_k))
 
     return Judge(name, top_k, ranks)
 
@@ -101,7 +115,7 @@ def dense_judge(name: str, model_name: str, top_k: int, texts: list[str], query_
 def build_panel(rt, texts: list[str], language, cache_dir) -> JudgePanel:
     """The configured panel (``filter.round_trip``) over the corpus ``texts``."""
     judges = [dense_judge("base", rt.model, rt.top_k, texts, rt.query_prompt, rt.passage_prompt, cache_dir,
-                          rt.batch_size)]
+                          rt.batch_size, rt.index)]
     if rt.bm25_top_k:
         from pipeline.mining.bm25 import Bm25Index, LanguageTokenizer
 
@@ -110,5 +124,5 @@ def build_panel(rt, texts: list[str], language, cache_dir) -> JudgePanel:
         judges.append(Judge("bm25", rt.bm25_top_k, lambda q, p: bm25_ranks(index, q, p, depth)))
     for j in rt.judges:
         judges.append(dense_judge(j.name, j.model, j.top_k, texts, j.query_prompt, j.passage_prompt, cache_dir,
-                                  j.batch_size))
+                                  j.batch_size, rt.index))
     return JudgePanel(judges, rt.agree, base="base")

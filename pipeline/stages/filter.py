@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from pipeline.config.generate import DenseIndexConfig
 from pipeline.errors import StageError
 from pipeline.filtering.decontamination import EvalOverlapIndex
 from pipeline.filtering.grounding import GroundingRules
@@ -36,6 +37,13 @@ from pipeline.stages.base import Stage, format_drops
 class FilterStage(Stage):
     name = "filter"
     config_sections = ("filter",)
+
+    def config_hash(self) -> str:
+        # the dense-index settings shape the output only above index.exact_below passages; at their defaults they
+        # are left out, so runs made before the setting existed keep their hash (and their finished filter stage)
+        if self.config.filter.round_trip.index == DenseIndexConfig():
+            return self.config.section_hash("filter", exclude={"filter": {"round_trip": {"index"}}})
+        return super().config_hash()
 
     def process(self) -> dict[str, Any]:
         queries = self.folder.read("generate.queries", allow_empty=True).to_pylist()
