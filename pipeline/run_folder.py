@@ -3,6 +3,7 @@ the split names, the markers and the lock. Open this file to learn what a run le
 
     runs/<run_name>/
       .lock                          one run at a time (pipeline/run_lock.py)
+      embeddings/                    the embedding store, by model and prompt (mining/embedding_store.py)
       <stage>/_STARTED.json          a stage under way (config hash), removed when it finishes
       <stage>/_SUCCESS.json          a finished stage: config hash, upstream fingerprint, statistics
       <stage>/stats.json             the same statistics, for people
@@ -15,7 +16,6 @@ the split names, the markers and the lock. Open this file to learn what a run le
       generate/queries.parquet       parsed queries (GENERATED_QUERIES);  generate/dropped.parquet: unusable replies
       filter/queries.parquet         kept queries with judge ranks (KEPT_QUERIES); filter/dropped.parquet: the rest
       filter/passages.parquet        the corpus every later stage uses (contaminated passages removed)
-      filter/embeddings/             passage embeddings of the round-trip model (reused by mine)
       mine/triplets.parquet          one row per query with its mined negatives (TRIPLET_SCHEMA)
       split/{train,dev,test}.parquet triplets of each split (SPLIT_TRIPLET_SCHEMA); split/documents.parquet
       split/beir/test/               the test split as a BEIR set
@@ -71,13 +71,14 @@ class Artifact:
     """One file or folder a stage writes: its path inside the stage folder (``{split}`` filled in on use) and the
     columns its readers need (the kept-queries file has more, one ``rank_<judge>`` per judge of the panel)."""
 
-    stage: str
+    stage: str  # "run" for what belongs to the whole run (any stage may read it)
     relpath: str
     columns: tuple[str, ...] = ()
 
 
 _QUERY_KEYS = ("query_id", "passage_id", "doc_id", "style", "query")
 ARTIFACTS: dict[str, Artifact] = {
+    "run.embeddings": Artifact("run", "embeddings"),
     "ingest.documents": Artifact("ingest", "output"),
     "ingest.removed": Artifact("ingest", "removed"),
     "ingest.work": Artifact("ingest", "work"),
@@ -91,7 +92,6 @@ ARTIFACTS: dict[str, Artifact] = {
     "filter.queries": Artifact("filter", "queries.parquet", _QUERY_KEYS),
     "filter.passages": Artifact("filter", "passages.parquet", ("passage_id", "doc_id", "text")),
     "filter.dropped": Artifact("filter", "dropped.parquet", tuple(FILTER_DROPPED.names)),
-    "filter.embeddings": Artifact("filter", "embeddings"),
     "mine.triplets": Artifact("mine", "triplets.parquet", tuple(TRIPLET_SCHEMA.names)),
     "mine.embeddings": Artifact("mine", "embeddings"),
     "split.triplets": Artifact("split", "{split}.parquet", tuple(SPLIT_TRIPLET_SCHEMA.names)),
@@ -107,7 +107,7 @@ INPUTS: dict[str, tuple[str, ...]] = {
     "passages": ("ingest.documents",),
     "generate": ("passages.passages",),
     "filter": ("generate.queries", "passages.passages"),
-    "mine": ("filter.queries", "filter.passages", "filter.embeddings"),
+    "mine": ("filter.queries", "filter.passages"),
     "split": ("mine.triplets", "filter.passages", "filter.queries"),
     "publish": ("split.triplets", "split.beir", "filter.passages"),
 }
@@ -136,6 +136,8 @@ class RunFolder:
         """Where artifact ``key`` ("stage.name") lives; ``split`` for per-split artifacts, ``fields`` for other
         placeholders (``generate.server_log`` needs ``backend``)."""
         artifact = ARTIFACTS[key]
+        if artifact.stage == "run":
+            return self.root / artifact.relpath
         if self.reader and artifact.stage != self.reader and key not in INPUTS[self.reader]:
             raise RuntimeError(f"stage {self.reader!r} reads {key!r}, which INPUTS does not declare for it")
         if "{split}" in artifact.relpath:

@@ -30,6 +30,7 @@ DOCTEST_MODULES = [
     "pipeline.mining.bm25",
     "pipeline.mining.corpus",
     "pipeline.mining.dense_index",
+    "pipeline.mining.embedding_store",
     "pipeline.mining.judge",
     "pipeline.mining.select",
     "pipeline.mining.stats",

@@ -81,7 +81,8 @@ def dense_judge(name: str, model_name: str, top_k: int, texts: list[str], query_
     ``index.exact_below`` passages the positive's exact rank among all passages; above, its rank in a FAISS index's
     top ``index.depth`` (pipeline/mining/dense_index.py), the index's recall against exact search printed."""
     from pipeline.errors import ConfigError
-    from pipeline.filtering.round_trip import cached_embeddings, positive_ranks
+    from pipeline.filtering.round_trip import positive_ranks
+    from pipeline.mining.embedding_store import EmbeddingStore
     from retrieval.errors import ModelError
     from retrieval.models import load_embedder
 
@@ -89,8 +90,8 @@ def dense_judge(name: str, model_name: str, top_k: int, texts: list[str], query_
         model = load_embedder(model_name)
     except ModelError as e:
         raise ConfigError(f"round-trip judge {name!r} (filter.round_trip): {e}") from None
-    passage_vecs = cached_embeddings(model, model_name, texts, passage_prompt, cache_dir, batch_size,
-                                     desc=f"passages ({name})")
+    passage_vecs = EmbeddingStore(cache_dir, model_name, passage_prompt).embed(model, texts, batch_size,
+                                                                               desc=f"passages ({name})")
 
     search = None
     if index is not None and len(texts) >= index.exact_below:

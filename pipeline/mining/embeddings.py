@@ -54,15 +54,15 @@ class EmbeddingCache:
 
     def encode(self, kind: Kind, texts: list[str], prompt: str | None, batch_size: int,
                reuse: Callable[[], np.ndarray | None] | None = None) -> np.ndarray:
-        """Embeddings of ``texts`` (unique, in order), L2-normalized: from this cache, else from ``reuse()`` (e.g.
-        the filter stage's cache), else computed; saved either way."""
+        """Embeddings of ``texts`` (unique, in order), L2-normalized: from this cache, else from ``reuse()`` (the
+        run's embedding store, which encodes only what no stage embedded yet), else computed; saved either way."""
         path = self.file_for(kind, prompt, texts)
         if path.is_file():
             self.hits.append(kind)
             return np.load(path)
         embeddings = reuse() if reuse else None
         if embeddings is not None and embeddings.shape[0] == len(texts):
-            self.hits.append(f"{kind} (from filter)")
+            self.hits.append(f"{kind} (from the run's embedding store)")
         else:
             encode = self.model.encode_query if kind == "query" else self.model.encode_document
             embeddings = encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True,
@@ -72,29 +72,3 @@ class EmbeddingCache:
         np.save(tmp, embeddings)
         tmp.replace(path)  # never leave a half-written file under the name the library trusts
         return embeddings
-
-
-def from_filter_cache(cache_dir: Path, model_id: str, prompt: str, texts_in_file_order: list[str],
-                      unique_texts: list[str]) -> np.ndarray | None:
-    """The filter stage's passage embeddings (pipeline/filtering/round_trip.py ``cached_embeddings``: chunk files
-    under ``<sha256(model|prompt, texts)[:16]>/``) for ``unique_texts``, when filter embedded the same passages
-    with the same model and prompt; None otherwise. Saves encoding the corpus twice (the costliest step on CPU).
-    Read-only: if that cache's layout ever changes, this returns None and mine encodes the corpus itself."""
-    key = hashlib.sha256()
-    key.update(f"{model_id}|{prompt}".encode())
-    for text in texts_in_file_order:
-        key.update(text.encode())
-        key.update(b"\0")
-    chunks = sorted((Path(cache_dir) / key.hexdigest()[:16]).glob("[0-9]*[0-9].npy"))
-    if not chunks:
-        return None
-    try:
-        vectors = np.concatenate([np.load(p) for p in chunks])
-    except (OSError, ValueError):
-        return None
-    if vectors.shape[0] != len(texts_in_file_order):
-        return None
-    first = {}
-    for i, text in enumerate(texts_in_file_order):
-        first.setdefault(text, i)
-    return vectors[[first[t] for t in unique_texts]]

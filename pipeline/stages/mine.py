@@ -25,7 +25,8 @@ from pipeline.errors import ConfigError, StageError
 from pipeline.mining.bm25 import Bm25Index, LanguageTokenizer
 from pipeline.mining.corpus import Corpus
 from pipeline.mining.dense import dense_candidates
-from pipeline.mining.embeddings import EmbeddingCache, from_filter_cache
+from pipeline.mining.embedding_store import EmbeddingStore
+from pipeline.mining.embeddings import EmbeddingCache
 from pipeline.mining.miner import Miner
 from pipeline.mining.stats import triplet_stats
 from pipeline.run_folder import TRIPLET_SCHEMA
@@ -44,7 +45,7 @@ class MineStage(Stage):
         judge = [gen.backend, gen.model, gen.endpoint_url] if self.config.mine.llm_judge else None
         return hashlib.sha256(json.dumps([super().config_hash(), judge]).encode()).hexdigest()[:16]
 
-    def _inputs(self) -> tuple[list[dict], Corpus, int, list[str]]:
+    def _inputs(self) -> tuple[list[dict], Corpus, int]:
         queries = self.folder.read("filter.queries").to_pylist()
         passages = self.folder.read("filter.passages", columns=("passage_id", "doc_id", "text")).to_pylist()
         corpus = Corpus.from_rows(passages)
@@ -57,11 +58,11 @@ class MineStage(Stage):
             raise StageError(f"none of the {len(queries)} queries' positive passages is in "
                              f"{self.folder.path('filter.passages')}: the filter outputs disagree. Rerun "
                              "`python -m pipeline.run --stage filter --force`.")
-        return kept, corpus, len(queries) - len(kept), [p["text"] for p in passages]
+        return kept, corpus, len(queries) - len(kept)
 
     def process(self) -> dict[str, Any]:
         cfg = self.config.mine
-        rows, corpus, orphans, file_texts = self._inputs()
+        rows, corpus, orphans = self._inputs()
         print(f"[mine] {len(rows)} queries, {len(corpus)} unique passages; method {cfg.method}, model {cfg.model}")
         try:
             model = load_embedder(cfg.model)
@@ -72,13 +73,15 @@ class MineStage(Stage):
         positives_of: dict[str, set[int]] = {}
         for r in rows:
             positives_of.setdefault(r["query"], set()).add(r["positive_index"])
+        store = self.folder.path("run.embeddings")  # what the filter's judges embedded is not embedded again
         miner = Miner(
             corpus, cfg,
-            query_embeddings=cache.encode("query", query_texts, cfg.query_prompt or None, cfg.batch_size),
+            query_embeddings=cache.encode("query", query_texts, cfg.query_prompt or None, cfg.batch_size,
+                                          reuse=lambda: EmbeddingStore(store, cfg.model, cfg.query_prompt)
+                                          .embed(model, query_texts, cfg.batch_size, desc="queries")),
             corpus_embeddings=cache.encode("corpus", corpus.texts, cfg.corpus_prompt or None, cfg.batch_size,
-                                           reuse=lambda: from_filter_cache(
-                                               self.folder.path("filter.embeddings"), cfg.model, cfg.corpus_prompt,
-                                               file_texts, corpus.texts)),
+                                           reuse=lambda: EmbeddingStore(store, cfg.model, cfg.corpus_prompt)
+                                           .embed(model, corpus.texts, cfg.batch_size, desc="passages")),
             query_index={q: i for i, q in enumerate(query_texts)}, positives_of=positives_of,
         )
         drops = Counter()

@@ -212,7 +212,7 @@ def test_round_trip_drops_queries_whose_passage_ranks_low(tmp_path, monkeypatch)
     assert [(d["query_id"], d["reason"], d["detail"]) for d in dropped] == [
         ("misled", "round_trip", "rank_base 3")]  # ties count against the positive: all 3 score 0
     assert set(fake.prompts) == {"passage: ", "query: "}
-    assert list((cfg.run_dir / "filter" / "embeddings").rglob("*.npy")), "passage embeddings are cached"
+    assert list((cfg.run_dir / "embeddings").rglob("shard-*.npy")), "passage embeddings are in the run's store"
 
 
 def test_positive_ranks_on_hand_made_vectors():
@@ -237,7 +237,7 @@ def test_round_trip_with_a_tiny_model(tmp_path):
     kept = pq.read_table(cfg.run_dir / "filter" / "queries.parquet").to_pylist()
     assert stats["rows"] == len(queries) and "round_trip" not in stats["dropped"]
     assert all(1 <= q["positive_rank"] <= len(PASSAGES) for q in kept)
-    cache = sorted((cfg.run_dir / "filter" / "embeddings").rglob("*.npy"))
+    cache = sorted((cfg.run_dir / "embeddings").rglob("shard-*.npy"))
     assert len(cache) == 1 and np.load(cache[0]).shape[0] == len(PASSAGES)
 
     strict = make_run(tmp_path, queries, run_name="strict",

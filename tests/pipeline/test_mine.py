@@ -192,16 +192,28 @@ def test_unloadable_model_and_bad_window(tmp_path):
 
 
 def test_corpus_embeddings_are_reused_from_the_filter_stage(tmp_path, tiny_model_dir):
-    from pipeline.filtering.round_trip import cached_embeddings
+    from pipeline.mining.embedding_store import EmbeddingStore
 
     config = make_run_config(tmp_path, tiny_model_dir, mine={"relative_margin": MARGIN})
     write_filter_run(config.run_dir)
     passages = pq.read_table(config.run_dir / "filter" / "passages.parquet").to_pylist()
     model = SentenceTransformer(str(tiny_model_dir), device="cpu")
-    # what the filter stage's round-trip check leaves behind (same model, same prompt)
-    expected = cached_embeddings(model, str(tiny_model_dir), [p["text"] for p in passages], "passage: ",
-                                 config.run_dir / "filter" / "embeddings")
-    stats = MineStage(config).run()
-    assert stats["embeddings_reused"] == ["corpus (from filter)"]
+    # what the filter stage's round-trip judges leave in the run's store (same model, same prompt)
+    store = EmbeddingStore(config.run_dir / "embeddings", str(tiny_model_dir), "passage: ")
+    expected = store.embed(model, [p["text"] for p in passages])
+    calls = []
+    real = SentenceTransformer.encode
+    SentenceTransformer.encode = lambda self, texts, **kw: calls.append(len(texts)) or real(self, texts, **kw)
+    try:
+        stats = MineStage(config).run()
+    finally:
+        SentenceTransformer.encode = real
+    assert stats["embeddings_reused"] == ["corpus (from the run's embedding store)",
+                                          "query (from the run's embedding store)"]
+    assert sum(calls) == len({r["query"] for r in pq.read_table(config.run_dir / "filter" / "queries.parquet")
+                              .to_pylist()})  # only the queries were encoded: no passage twice
     folder = next((config.run_dir / "mine" / "embeddings").iterdir())
-    np.testing.assert_allclose(np.load(next(folder.glob("corpus_*.npy"))), expected, atol=1e-6)
+    corpus = np.load(next(folder.glob("corpus_*.npy")))
+    text_row = {p["text"]: i for i, p in enumerate(passages)}
+    order = [text_row[t] for t in dict.fromkeys(p["text"] for p in passages)]
+    np.testing.assert_allclose(corpus, expected[order], atol=1e-6)

@@ -1,0 +1,111 @@
+"""One embedding store per run: normalized embeddings kept by text, per model and prompt, in append-only shards.
+
+The filter's judges and the mine stage embed largely the same passages with the same model. Keyed by the whole
+list of texts (as the earlier per-stage caches were), a corpus that grows by one passage was embedded again from
+scratch: on a CPU the costliest step of republishing a growing dataset. Here every text is looked up by its hash,
+only the texts never embedded are encoded, and each batch of new embeddings is saved as its own shard, so a run
+killed while encoding resumes shard by shard and memory stays bounded by the shard size while encoding.
+
+Layout: ``<root>/<model-key>/<prompt-key>/shard-NNNNN.npy`` (float32 rows) beside ``shard-NNNNN.keys`` (one text
+hash per row, written after the ``.npy``: a shard counts only when both exist).
+
+Example:
+    >>> import numpy as np, tempfile
+    >>> class Model:  # anything with encode(texts, prompt=..., ...) -> array
+    ...     calls = 0
+    ...     def encode(self, texts, **kwargs):
+    ...         Model.calls += len(texts)
+    ...         return np.array([[len(t), 1.0] for t in texts], dtype="float32")
+    >>> store = EmbeddingStore(tempfile.mkdtemp(), "tiny-model", "passage: ")
+    >>> store.embed(Model(), ["uno", "due", "uno"]).shape
+    (3, 2)
+    >>> _ = store.embed(Model(), ["due", "tre"])
+    >>> Model.calls  # "uno" and "due" once, then only "tre"
+    3
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from pipeline.mining.embeddings import model_key
+
+
+def text_key(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+
+class EmbeddingStore:
+    """Embeddings of texts for one model (``model_id``: its Hub id or folder) and one prompt."""
+
+    def __init__(self, root: str | Path, model_id: str, prompt: str | None, shard_size: int = 4096):
+        prompt_key = hashlib.sha256((prompt or "").encode()).hexdigest()[:12]
+        self.folder = Path(root) / model_key(model_id) / f"prompt-{prompt_key}"
+        self.prompt = prompt or None
+        self.shard_size = shard_size
+        self._where: dict[str, tuple[int, int]] | None = None  # text hash -> (shard number, row)
+
+    def _shards(self) -> list[int]:
+        return sorted(int(p.stem.split("-")[1]) for p in self.folder.glob("shard-*.keys")
+                      if (p.with_suffix(".npy")).is_file())
+
+    def _index(self) -> dict[str, tuple[int, int]]:
+        if self._where is None:
+            self._where = {}
+            for shard in self._shards():
+                keys = (self.folder / f"shard-{shard:05d}.keys").read_text().split()
+                for row, key in enumerate(keys):
+                    self._where.setdefault(key, (shard, row))
+        return self._where
+
+    def __len__(self) -> int:
+        return len(self._index())
+
+    def embed(self, model, texts: list[str], batch_size: int = 64, desc: str = "encoding") -> np.ndarray:
+        """Embeddings of ``texts`` in order (normalized by the model's encode); only unseen texts are encoded."""
+        where = self._index()
+        keys = [text_key(t) for t in texts]
+        missing: dict[str, str] = {}
+        for key, text in zip(keys, texts):
+            if key not in where:
+                missing.setdefault(key, text)
+        if missing:
+            self._encode(model, list(missing.items()), batch_size, desc)
+        return self._gather([where[k] for k in keys])
+
+    def _encode(self, model, items: list[tuple[str, str]], batch_size: int, desc: str) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        shard = max(self._shards(), default=-1) + 1
+        starts = range(0, len(items), self.shard_size)
+        for start in tqdm(starts, desc=desc, unit="shard", disable=len(items) <= self.shard_size):
+            part = items[start : start + self.shard_size]
+            vectors = model.encode([t for _, t in part], prompt=self.prompt, batch_size=batch_size,
+                                   normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
+            name = self.folder / f"shard-{shard:05d}"
+            tmp = name.with_suffix(".tmp.npy")
+            np.save(tmp, np.asarray(vectors, dtype=np.float32))
+            tmp.replace(name.with_suffix(".npy"))
+            keys_tmp = name.with_suffix(".keys.tmp")
+            keys_tmp.write_text("\n".join(k for k, _ in part) + "\n")
+            keys_tmp.replace(name.with_suffix(".keys"))  # the shard counts from here on
+            for row, (key, _) in enumerate(part):
+                self._index().setdefault(key, (shard, row))
+            shard += 1
+
+    def _gather(self, places: list[tuple[int, int]]) -> np.ndarray:
+        if not places:
+            return np.zeros((0, 0), dtype=np.float32)
+        by_shard: dict[int, list[int]] = {}
+        for i, (shard, _) in enumerate(places):
+            by_shard.setdefault(shard, []).append(i)
+        out = None
+        for shard, positions in by_shard.items():
+            matrix = np.load(self.folder / f"shard-{shard:05d}.npy", mmap_mode="r")
+            if out is None:
+                out = np.empty((len(places), matrix.shape[1]), dtype=np.float32)
+            out[positions] = matrix[[places[i][1] for i in positions]]
+        return out

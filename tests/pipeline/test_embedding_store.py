@@ -1,0 +1,50 @@
+"""The run's embedding store: each text embedded once per model and prompt, across shards, runs and stages."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pipeline.mining.embedding_store import EmbeddingStore
+
+
+class CountingModel:
+    """A stand-in embedder: a text's vector is a function of the text (and the prompt), and every call is counted."""
+
+    def __init__(self):
+        self.encoded: list[str] = []
+
+    def encode(self, texts, prompt=None, **kwargs):
+        self.encoded += texts
+        vecs = np.array([[len(t), sum(map(ord, t)) % 97, len(prompt or "")] for t in texts], dtype=np.float32)
+        return vecs / np.linalg.norm(vecs, axis=1, keepdims=True)
+
+
+def test_a_growing_corpus_encodes_only_new_texts_in_order(tmp_path):
+    model = CountingModel()
+    texts = [f"passaggio numero {i}" for i in range(10)]
+    store = EmbeddingStore(tmp_path, "m", "passage: ", shard_size=4)
+    first = store.embed(model, texts[:7])
+    assert len(model.encoded) == 7 and len(list(store.folder.glob("shard-*.npy"))) == 2
+    grown = EmbeddingStore(tmp_path, "m", "passage: ", shard_size=4).embed(model, texts[::-1])  # a new run
+    assert model.encoded[7:] == [texts[9], texts[8], texts[7]]
+    np.testing.assert_array_equal(grown[::-1][:7], first)
+    np.testing.assert_array_equal(grown, CountingModel().encode(texts[::-1], prompt="passage: "))
+
+
+def test_model_and_prompt_are_kept_apart(tmp_path):
+    model = CountingModel()
+    EmbeddingStore(tmp_path, "m", "passage: ").embed(model, ["uno"])
+    EmbeddingStore(tmp_path, "m", "query: ").embed(model, ["uno"])
+    EmbeddingStore(tmp_path, "other-model", "passage: ").embed(model, ["uno"])
+    assert model.encoded == ["uno", "uno", "uno"]
+
+
+def test_a_shard_cut_short_by_a_kill_is_encoded_again(tmp_path):
+    model = CountingModel()
+    store = EmbeddingStore(tmp_path, "m", None, shard_size=2)
+    store.embed(model, ["a", "b", "c", "d"])
+    (store.folder / "shard-00001.keys").unlink()  # killed between the vectors and their keys
+    fresh = EmbeddingStore(tmp_path, "m", None, shard_size=2)
+    assert len(fresh) == 2
+    out = fresh.embed(model, ["a", "b", "c", "d"])
+    assert model.encoded[4:] == ["c", "d"] and out.shape == (4, 3)
