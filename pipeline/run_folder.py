@@ -4,6 +4,7 @@ the split names, the markers and the lock. Open this file to learn what a run le
     runs/<run_name>/
       .lock                          one run at a time (pipeline/run_lock.py)
       embeddings/                    the embedding store, by model and prompt (mining/embedding_store.py)
+      bm25/                          BM25 indexes by tokenizer and corpus, shared by filter and mine (mining/bm25.py)
       <stage>/_STARTED.json          a stage under way (config hash), removed when it finishes
       <stage>/_SUCCESS.json          a finished stage: config hash, upstream fingerprint, statistics
       <stage>/stats.json             the same statistics, for people
@@ -79,6 +80,7 @@ class Artifact:
 _QUERY_KEYS = ("query_id", "passage_id", "doc_id", "style", "query")
 ARTIFACTS: dict[str, Artifact] = {
     "run.embeddings": Artifact("run", "embeddings"),
+    "run.bm25": Artifact("run", "bm25"),
     "ingest.documents": Artifact("ingest", "output"),
     "ingest.removed": Artifact("ingest", "removed"),
     "ingest.work": Artifact("ingest", "work"),

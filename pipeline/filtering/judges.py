@@ -113,14 +113,15 @@ def dense_judge(name: str, model_name: str, top_k: int, texts: list[str], query_
     return Judge(name, top_k, ranks)
 
 
-def build_panel(rt, texts: list[str], language, cache_dir) -> JudgePanel:
-    """The configured panel (``filter.round_trip``) over the corpus ``texts``."""
+def build_panel(rt, texts: list[str], language, cache_dir, bm25_dir=None) -> JudgePanel:
+    """The configured panel (``filter.round_trip``) over the corpus ``texts`` (embeddings kept in ``cache_dir``,
+    the BM25 index in ``bm25_dir``)."""
     judges = [dense_judge("base", rt.model, rt.top_k, texts, rt.query_prompt, rt.passage_prompt, cache_dir,
                           rt.batch_size, rt.index)]
     if rt.bm25_top_k:
         from pipeline.mining.bm25 import Bm25Index, LanguageTokenizer
 
-        index = Bm25Index(texts, LanguageTokenizer.for_language(language))
+        index = Bm25Index(texts, LanguageTokenizer.for_language(language), bm25_dir)
         depth = max(rt.bm25_top_k, 100)  # ranks past k are recorded too (up to 100), for the statistics
         judges.append(Judge("bm25", rt.bm25_top_k, lambda q, p: bm25_ranks(index, q, p, depth)))
     for j in rt.judges:

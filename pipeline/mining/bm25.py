@@ -17,6 +17,10 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
+import shutil
+from pathlib import Path
+
 import numpy as np
 import spacy
 
@@ -27,6 +31,7 @@ class LanguageTokenizer:
     def __init__(self, spacy_language: str, stop_words: list[str]):
         self.tokenizer = spacy.blank(spacy_language).tokenizer
         self.stop_words = {w.lower() for w in stop_words}
+        self.key = hashlib.sha256(repr((spacy_language, sorted(self.stop_words))).encode()).hexdigest()[:12]
 
     @classmethod
     def for_language(cls, language, stop_words: bool = True) -> LanguageTokenizer:
@@ -45,16 +50,29 @@ class LanguageTokenizer:
 
 
 class Bm25Index:
-    """BM25 over a list of texts; ``top``/``top_many`` return the best matches with a positive score, best first."""
+    """BM25 over a list of texts; ``top``/``top_many`` return the best matches with a positive score, best first.
 
-    def __init__(self, texts: list[str], tokenizer: LanguageTokenizer):
+    With ``cache_dir`` (the run's ``bm25/`` folder) the index is saved with bm25s's own ``save`` under a key of the
+    tokenizer and the exact texts, and loaded instead of built when the filter's judge and mine (or a rerun) index
+    the same corpus: tokenizing is most of the cost (spaCy, ~2 ms per passage)."""
+
+    def __init__(self, texts: list[str], tokenizer: LanguageTokenizer, cache_dir: str | Path | None = None):
         import bm25s
 
         self.tokenize = tokenizer
         self.size = len(texts)
+        folder = _cache_folder(texts, tokenizer, cache_dir) if cache_dir else None
+        if folder is not None and (folder / "params.index.json").is_file():
+            self.index = bm25s.BM25.load(str(folder), show_progress=False)
+            return
         self.index = bm25s.BM25()
         # an all-stop-word passage still needs a row: a placeholder token no query can hold
         self.index.index([t or ["\x00empty"] for t in tokenizer.many(texts)], show_progress=False)
+        if folder is not None:
+            tmp = folder.with_name(folder.name + ".tmp")
+            shutil.rmtree(tmp, ignore_errors=True)
+            self.index.save(str(tmp), show_progress=False)
+            tmp.replace(folder)
 
     def top(self, query: str, k: int) -> list[tuple[int, float]]:
         return self.top_many([query], k)[0]
@@ -71,3 +89,12 @@ class Bm25Index:
             for ok, d, s in zip(has_terms, np.asarray(docs), np.asarray(scores)):
                 out.append([(int(i), float(v)) for i, v in zip(d, s) if v > 0] if ok else [])
         return out
+
+
+def _cache_folder(texts: list[str], tokenizer: LanguageTokenizer, cache_dir: str | Path) -> Path:
+    key = hashlib.sha256(tokenizer.key.encode())
+    for text in texts:
+        key.update(text.encode())
+        key.update(b"\0")
+    Path(cache_dir).mkdir(parents=True, exist_ok=True)
+    return Path(cache_dir) / key.hexdigest()[:16]

@@ -178,7 +178,8 @@ class FilterStage(Stage):
         rt = self.config.filter.round_trip
         if not rt.enabled or not kept:
             return [{**q, "eval_eligible": True} for q in kept]
-        panel = build_panel(rt, [p["text"] for p in passages], self.language, self.folder.path("run.embeddings"))
+        panel = build_panel(rt, [p["text"] for p in passages], self.language, self.folder.path("run.embeddings"),
+                            self.folder.path("run.bm25"))
         index = {p["passage_id"]: i for i, p in enumerate(passages)}
         ranks = panel.ranks([q["query"] for q in kept], np.array([index[q["passage_id"]] for q in kept]))
         passed, eligible = panel.verdicts(ranks)

@@ -91,7 +91,8 @@ class MineStage(Stage):
                                            cache.folder)
             drops["guard_dense"] = miner.dense.guard_dropped
         if cfg.method in ("bm25", "hybrid"):
-            miner.bm25 = Bm25Index(corpus.texts, LanguageTokenizer.for_language(self.language))
+            miner.bm25 = Bm25Index(corpus.texts, LanguageTokenizer.for_language(self.language),
+                                   self.folder.path("run.bm25"))
         out = self._mine_all(miner, rows, drops)
         self._write(out)
         drops["positive_not_in_corpus"] = orphans
