@@ -13,6 +13,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,8 +50,12 @@ def encode_set(
     passage_prompt: str = "passage: ",
     batch_size: int = 64,
     show_progress_bar: bool = False,
+    corpus_cache: dict | None = None,
 ) -> EncodedSet:
-    """Encode the queries and the corpus of ``rs`` (prompts prepended; empty prompt = none)."""
+    """Encode the queries and the corpus of ``rs`` (prompts prepended; empty prompt = none).
+
+    ``corpus_cache`` (a dict kept for one model) holds corpora already encoded: a second set over the same passages
+    (a synthetic dev split and the real queries of one collection) does not encode them again."""
     query_ids, doc_ids = list(rs.queries), list(rs.corpus)
     q = model.encode(
         [rs.queries[i] for i in query_ids],
@@ -58,15 +64,22 @@ def encode_set(
         convert_to_numpy=True,
         show_progress_bar=show_progress_bar,
     )
-    start = time.perf_counter()
-    c = model.encode(
-        [rs.corpus[i] for i in doc_ids],
-        prompt=passage_prompt or None,
-        batch_size=batch_size,
-        convert_to_numpy=True,
-        show_progress_bar=show_progress_bar,
-    )
-    seconds = time.perf_counter() - start
+    texts = [rs.corpus[i] for i in doc_ids]
+    key = hashlib.sha256(json.dumps([passage_prompt, texts]).encode()).hexdigest()
+    if corpus_cache is not None and key in corpus_cache:
+        c, seconds = corpus_cache[key]
+    else:
+        start = time.perf_counter()
+        c = model.encode(
+            texts,
+            prompt=passage_prompt or None,
+            batch_size=batch_size,
+            convert_to_numpy=True,
+            show_progress_bar=show_progress_bar,
+        )
+        seconds = time.perf_counter() - start
+        if corpus_cache is not None:
+            corpus_cache[key] = (c, seconds)
     return EncodedSet(query_ids, doc_ids, q.astype(np.float32), c.astype(np.float32), seconds)
 
 

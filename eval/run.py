@@ -32,9 +32,9 @@ from eval.metrics import evaluate_run
 from eval.report import markdown, write_report
 from eval.retrieval_set import RetrievalSet
 from eval.sets import resolve_set
-from retrieval.cli import cli_main
+from retrieval.cli import cli_main, positive_int
 from retrieval.device import resolve_device
-from retrieval.models import check_model_folder, embedding_dimension, is_local_reference, load_model
+from retrieval.models import check_model_reference, embedding_dimension, is_local_reference, load_model
 from retrieval.paths import unwritable
 
 logger = logging.getLogger("eval")
@@ -66,10 +66,10 @@ def evaluate_model(
     size = model_size(model, ref if is_local_reference(ref) else cached_snapshot(ref))
     full = embedding_dimension(model)
     dims = [None] + sorted({d for d in args.dims if full is None or d < full}, reverse=True)
-    rows = []
+    rows, corpora = [], {}
     for rs in sets:
         logger.info("%s: encoding %s (%d queries, %d passages)", name, rs.name, len(rs.queries), len(rs.corpus))
-        enc = encode_set(model, rs, args.query_prompt, args.passage_prompt, args.batch_size, args.progress)
+        enc = encode_set(model, rs, args.query_prompt, args.passage_prompt, args.batch_size, args.progress, corpora)
         for dim in dims:
             row: dict[str, Any] = {
                 "model": name,
@@ -153,14 +153,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "WikipediaRetrievalMultilingual, mteb:<Task>:<subset>)",
     )
     p.add_argument("--output-dir", required=True, help="folder for results.json, results.md, results.png")
-    p.add_argument("--dims", nargs="*", type=int, default=[384, 256, 128, 64], help="Matryoshka sizes")
+    p.add_argument("--dims", nargs="*", type=positive_int, default=[384, 256, 128, 64], help="Matryoshka sizes")
     p.add_argument(
         "--quantization", nargs="*", default=["int8", "binary"], choices=["int8", "binary"], help="precisions"
     )
     p.add_argument(
         "--quantize-queries", action="store_true", help="quantize the queries too (default: only the corpus)"
     )
-    p.add_argument("--max-queries", type=int, default=None, help="evaluate a seeded sample of N queries per set")
+    p.add_argument("--max-queries", type=positive_int, default=None,
+                   help="evaluate a seeded sample of N queries per set")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--split", default="test", help="qrels split of local sets (default test)")
     p.add_argument("--query-prompt", default="query: ")
@@ -170,7 +171,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--bm25-stopwords", action="store_true", help="drop the language file's stop words in BM25")
     p.add_argument("--language", default="ita_Latn", help="language file for BM25's tokenizer (a bundled code or a "
                    "YAML path; default ita_Latn)")
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--batch-size", type=positive_int, default=64)
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N, mps")
     p.add_argument("--progress", action="store_true", help="show encoding progress bars")
     return p.parse_args(argv)
@@ -183,10 +184,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     model_names = [n for n, _ in models]
     if len(set(model_names)) != len(model_names) or "bm25" in model_names:
         raise UserError(f"model names must be unique and not 'bm25' (got {model_names}). Fix: --models a=PATH b=PATH.")
+    if not models and not args.bm25:
+        raise UserError("nothing to evaluate: no --models and --no-bm25. Fix: name models with --models NAME=PATH, or "
+                        "drop --no-bm25.")
     _check_output_dir(Path(args.output_dir))  # results are written at the end: fail now, not after the work
-    for _, ref in models:  # fail before any slow work
-        if is_local_reference(ref):
-            check_model_folder(Path(ref).expanduser())
+    for name, ref in models:  # fail before any slow work
+        if not ref:
+            raise UserError(f"model {name!r} has no path or id. Fix: --models {name}=PATH_OR_ID.")
+        check_model_reference(ref)
     sets, skipped = [], []
     for spec in args.sets:
         try:
@@ -196,6 +201,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             skipped.append({"set": spec, "reason": str(exc)})
             continue
         sets.append(rs.subsample(args.max_queries, args.seed))
+    if not sets:
+        raise UserError(f"no evaluation set is left to evaluate: every one was skipped ({skipped[0]['reason']}"
+                        f"{'; ...' if len(skipped) > 1 else ''}). Fix: pass a set that loads here, e.g. a BEIR-style "
+                        "folder or a published dataset folder.")
     names = [rs.name for rs in sets]
     if len(set(names)) != len(names):
         raise UserError(f"two sets have the same name {names}. Fix: name them, e.g. --sets a=PATH b=PATH.")

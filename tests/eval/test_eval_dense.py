@@ -61,3 +61,23 @@ def test_bm25_tokens_and_run(toy_beir: Path) -> None:
     for stop_words in (False, True):
         run, speed = bm25_run(rs, stop_words=stop_words)
         assert speed > 0 and evaluate_run(run, rs.qrels)["ndcg@10"] == 1.0
+
+
+def test_a_corpus_shared_by_two_sets_is_encoded_once(toy_beir: Path) -> None:
+    from eval.dense import encode_set
+
+    class Counting:
+        encoded = 0
+
+        def encode(self, texts, **kwargs):
+            Counting.encoded += len(texts)
+            return np.array([[len(t), 1.0] for t in texts], dtype=np.float32)
+
+    rs = load_beir_folder(toy_beir)
+    corpora: dict = {}
+    first = encode_set(Counting(), rs, corpus_cache=corpora)
+    second = encode_set(Counting(), rs, query_prompt="", corpus_cache=corpora)
+    assert Counting.encoded == 2 * len(rs.queries) + len(rs.corpus)
+    np.testing.assert_array_equal(first.corpus, second.corpus)
+    encode_set(Counting(), rs, passage_prompt="", corpus_cache=corpora)  # another prompt: another encoding
+    assert Counting.encoded == 3 * len(rs.queries) + 2 * len(rs.corpus)
