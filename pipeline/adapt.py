@@ -36,7 +36,7 @@ from pipeline.errors import ConfigError
 from pipeline.run import run_stages
 from pipeline.run_folder import RunFolder
 from pipeline.stages import ORDER
-from retrieval.cli import RESUMABLE, cli_main
+from retrieval.cli import RESUMABLE, cli_main, positive_int
 from retrieval.config import apply_overrides, parse_overrides
 
 CHOICES = ("best_dev", "last", "wise")
@@ -51,7 +51,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     llm.add_argument("--gguf", help="local GGUF file, served by llama.cpp's llama-server (started and stopped here)")
     llm.add_argument("--endpoint", help="OpenAI-compatible base URL, e.g. http://localhost:8000/v1")
     p.add_argument("--llm-model", default="local-gguf", help="model name to ask the endpoint for")
-    p.add_argument("--llm-threads", type=int, default=None, help="llama.cpp threads (default: all cores)")
+    p.add_argument("--llm-threads", type=positive_int, default=None,
+                   help="llama.cpp threads (default: all cores)")
     p.add_argument("--language", default="ita_Latn", help="language file: a bundled code or a YAML path")
     p.add_argument("--base-model", default="intfloat/multilingual-e5-small", help="embedder to adapt")
     p.add_argument("--text-key", default="text", help="JSONL input: the field holding the text")
@@ -77,6 +78,7 @@ def run(args: argparse.Namespace) -> dict:
     run_dir = config.run_dir
     check_run(config, list(ORDER))
     check_documents(config, args)  # documents, language, length and the LLM, before anything slow
+    check_later_steps(args, run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "adapt.yaml").write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
     timings: dict[str, float] = {}
@@ -93,7 +95,7 @@ def run(args: argparse.Namespace) -> dict:
 
     start = time.time()
     train_cfg = adapt_train_config(args, dataset, run_dir / "model")
-    final = train_run(train_cfg)
+    final = _trained(train_cfg) or train_run(train_cfg)
     models = _model_choices(args, final)
     timings["train"] = time.time() - start
     report["models"] = {name: str(path) for name, path in models.items()}
@@ -104,6 +106,35 @@ def run(args: argparse.Namespace) -> dict:
     report["eval"] = _evaluate(args, models, dataset, run_dir / "eval")
     timings["eval"] = time.time() - start
     return _finish(report, run_dir, timings)
+
+
+def check_later_steps(args: argparse.Namespace, run_dir: Path) -> None:
+    """What training and evaluation will need, before the dataset is built: the training settings (--epochs,
+    --learning-rate), the device and the real queries."""
+    if args.stop_after == "dataset":
+        return
+    from retrieval.device import resolve_device
+
+    adapt_train_config(args, RunFolder(run_dir).path("publish.dataset"), run_dir / "model")
+    resolve_device(args.device)
+    if args.real_queries and args.stop_after != "train":
+        from eval.sets import resolve_set
+
+        resolve_set(f"real={args.real_queries}")  # a missing folder, or one without qrels
+
+
+def _trained(train_cfg) -> Path | None:
+    """The final model of an earlier run of this adaptation with the same training config (a rerun after a stop
+    during the evaluation does not train again), else None."""
+    final = Path(train_cfg.training.output_dir) / "final"
+    info = final / "training_info.json"
+    if not info.is_file():
+        return None
+    done = json.loads(info.read_text(encoding="utf-8")).get("config")
+    if done != json.loads(json.dumps(train_cfg.model_dump(), default=str)):
+        return None
+    logging.getLogger("pipeline.adapt").info("the model is already trained with this config: %s", final)
+    return final
 
 
 def _stage_rows(results: dict) -> dict:

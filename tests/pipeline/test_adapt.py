@@ -73,6 +73,19 @@ def test_adapt_end_to_end(tmp_path, endpoint, tiny_model, capsys):
     assert "| real |" in md and "Recommended:" in md
     assert "Recommended:" in capsys.readouterr().out
 
+    # the same command again (say, after a stop during the evaluation): nothing is sent or trained again
+    import training.train
+
+    sent = endpoint.stats()["chat_requests"]
+    real_run = training.train.run
+    training.train.run = lambda cfg: (_ for _ in ()).throw(AssertionError("trained again"))
+    try:
+        assert adapt.main(argv) == 0
+    finally:
+        training.train.run = real_run
+    assert endpoint.stats()["chat_requests"] == sent
+    assert json.loads((run / "adapt_report.json").read_text())["eval"]["real"] == real_scores
+
 
 def test_wrong_language_is_refused_before_any_slow_step(tmp_path, endpoint, tiny_model, capsys):
     folder = tmp_path / "docs"
