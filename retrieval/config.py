@@ -75,18 +75,39 @@ def read_yaml_mapping(path: str | Path, fix: str, what: str = "config file",
         retrieval.errors.ConfigError: config file configs/nope.yaml does not exist. Fix: pass --config.
     """
     path = Path(path)
+    if path.is_dir():
+        raise error(f"{what} {path} is a folder, not a YAML file. Fix: {fix}")
     if not path.is_file():
         raise error(f"{what} {path} does not exist. Fix: {fix}")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise error(f"{what} {path} is not a text file (not UTF-8). Fix: {fix}") from None
     except yaml.YAMLError as exc:
-        raise error(f"{what} {path} is not valid YAML: {exc}") from None
+        raise error(f"{what} {path} is not valid YAML: {exc}\n{_yaml_fix(exc)}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise error(f"{what} {path} must hold a mapping of keys (sections), not a {type(data).__name__}. Fix: "
                     "write `key: value` lines at the top level.")
     return data
+
+
+def _yaml_fix(exc: yaml.YAMLError) -> str:
+    """The fix line of a YAML syntax error: where, and the usual cause (an unquoted ``${VAR}``, ``:`` or ``#``).
+
+    Example::
+
+        >>> try:
+        ...     yaml.safe_load("model: {name: ${E5_MODEL}}")
+        ... except yaml.YAMLError as exc:
+        ...     print(_yaml_fix(exc))
+        Fix: correct line 1, column 16; quote a value holding ${VAR}, ': ', '#', '{' or '[' (e.g. "${E5_MODEL}").
+    """
+    mark = getattr(exc, "problem_mark", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else "the file"
+    return (f"Fix: correct {where}; quote a value holding ${{VAR}}, ': ', '#', '{{' or '[' "
+            '(e.g. "${E5_MODEL}").')
 
 
 def parse_overrides(items: Iterable[str], option: str = "--set",
@@ -177,7 +198,8 @@ def describe_error(problem: Mapping[str, Any], model: type[BaseModel]) -> str:
     message = str(problem["msg"]).removeprefix("Value error, ")
     if problem["type"] != "missing" and not isinstance(problem.get("input"), dict):
         shown = repr(problem.get("input"))
-        message += f" (got {shown if len(shown) <= _MAX_SHOWN else shown[:_MAX_SHOWN] + '...'})"
+        if shown not in message:  # a validator's own message may already quote the value
+            message += f" (got {shown if len(shown) <= _MAX_SHOWN else shown[:_MAX_SHOWN] + '...'})"
     return f"{loc}: {message}" if loc else message
 
 

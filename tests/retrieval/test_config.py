@@ -88,6 +88,38 @@ def test_bad_yaml_missing_file_and_not_a_mapping(tmp_path: Path) -> None:
     assert load_config_file(Toy, write(tmp_path, ""), fix="-") == Toy()
 
 
+def test_a_yaml_error_says_where_and_the_usual_cause(tmp_path: Path) -> None:
+    """An unquoted ${VAR} inside {...} is a YAML syntax error: the message gives the line and how to quote it."""
+    with pytest.raises(ConfigError) as err:
+        load_config_file(Toy, write(tmp_path, "loss: {scale: 2}\nmodel: {name: ${E5_MODEL}}\n"), fix="-")
+    assert "Fix: correct line 2, column 16; quote a value holding ${VAR}" in str(err.value)
+
+
+def test_a_folder_or_a_binary_file_as_config(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"config file .* is a folder, not a YAML file. Fix: pass --config"):
+        load_config_file(Toy, tmp_path, fix="pass --config toy.yaml.")
+    binary = tmp_path / "model.bin"
+    binary.write_bytes(bytes(range(128, 256)))
+    with pytest.raises(ConfigError, match=r"model.bin is not a text file \(not UTF-8\). Fix: pass --config"):
+        load_config_file(Toy, binary, fix="pass --config toy.yaml.")
+
+
+def test_a_validator_message_that_quotes_the_value_is_not_repeated() -> None:
+    from pydantic import field_validator
+
+    class Alphas(StrictModel):
+        alphas: list[float] = []
+
+        @field_validator("alphas")
+        @classmethod
+        def _in_range(cls, alphas: list[float]) -> list[float]:
+            raise ValueError(f"weights must lie in [0, 1]; got {alphas}")
+
+    with pytest.raises(ConfigError) as err:
+        validate_config(Alphas, {"alphas": [1.5]}, "config toy.yaml")
+    assert str(err.value).endswith("alphas: weights must lie in [0, 1]; got [1.5]")
+
+
 def test_override_of_a_nested_key(tmp_path: Path) -> None:
     path = write(tmp_path, "loss: {scale: 5}\n")
     cfg = load_config_file(Toy, path, {"loss.mini_batch_size": 8, "loss.scale": None, "model": "m"}, fix="-")
