@@ -17,6 +17,7 @@ Example::
 
 from __future__ import annotations
 
+import argparse
 import functools
 import logging
 import os
@@ -62,6 +63,26 @@ def cli_main(interrupted: str = "interrupted", hard_exit: bool = False,
         return wrapped
 
     return decorate
+
+
+def positive_int(text: str) -> int:
+    """argparse ``type=`` for counts and sizes: an integer of at least 1, or argparse's usage error (status 2).
+
+    Example::
+
+        >>> positive_int("64")
+        64
+        >>> positive_int("0")
+        Traceback (most recent call last):
+        argparse.ArgumentTypeError: must be a whole number of at least 1, not '0'
+    """
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text!r}")
+    return value
 
 
 def run_cli(main: Main, argv: list[str] | None = None, *, interrupted: str = "interrupted", hard_exit: bool = False,

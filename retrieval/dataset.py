@@ -131,6 +131,12 @@ def load_split(source: DatasetSource, config: str, split: str) -> Dataset:
                                 cache_dir=tmp if local else None, keep_in_memory=local or None)
     except Exception as exc:
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if message.startswith("Unknown split"):  # datasets lists the splits there is: "Should be one of [...]"
+            raise DatasetError(
+                f"config {config!r} of dataset {source.path!r} has no split {split!r}: {message} Fix: name one of "
+                "them (eval.run: --split; training: data.train_split / data.dev_split, or data.dev_split: null to "
+                "train without a dev split)."
+            ) from exc
         raise DatasetError(
             f"cannot load config {config!r} split {split!r} of dataset {source.path!r}: {type(exc).__name__}: "
             f"{message}. The dataset needs the configs triplets, corpus, queries and qrels with splits "

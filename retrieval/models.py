@@ -57,6 +57,37 @@ def check_model_folder(folder: Path) -> None:
     raise ModelError(f"{str(folder)!r} is not a sentence-transformers model: it has no modules.json. {_FIX}")
 
 
+def hub_is_offline() -> bool:
+    """Whether the Hugging Face Hub is switched off here (``HF_HUB_OFFLINE=1``): only cached models load."""
+    from huggingface_hub import constants
+
+    return bool(constants.HF_HUB_OFFLINE)
+
+
+def check_model_reference(name_or_path: str) -> None:
+    """Raise ModelError, before any slow work, when ``name_or_path`` cannot load here: a local path that is no
+    model folder (``check_model_folder``), or a Hub id missing from the local cache while the Hub is offline."""
+    if is_local_reference(name_or_path) or name_or_path.endswith(".onnx"):
+        check_model_folder(Path(name_or_path).expanduser())
+        return
+    if hub_is_offline() and not _in_hub_cache(name_or_path):
+        raise ModelError(
+            f"model {name_or_path!r} is a Hub id, but the Hub is offline here (HF_HUB_OFFLINE=1) and the model is "
+            "not in the local cache. Fix: pass a local sentence-transformers folder (offline: "
+            "../shared/tools/get-e5-small prints one), or download it once with the Hub reachable."
+        )
+
+
+def _in_hub_cache(repo_id: str) -> bool:
+    from huggingface_hub import try_to_load_from_cache
+
+    try:
+        return any(isinstance(try_to_load_from_cache(repo_id, name), str)
+                   for name in ("modules.json", "config.json", "tokenizer_config.json"))
+    except Exception:  # noqa: BLE001 - a malformed id: loading it will say what is wrong
+        return True
+
+
 def embedding_dimension(model: SentenceTransformer) -> int | None:
     """The model's output size (``get_embedding_dimension`` in sentence-transformers >= 6.1, older name before)."""
     getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension

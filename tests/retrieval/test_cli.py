@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.cli import EXIT_INTERRUPTED, EXIT_USER_ERROR, cli_main
+from retrieval.cli import EXIT_INTERRUPTED, EXIT_USER_ERROR, cli_main, positive_int
 from retrieval.errors import ConfigError
 
 
@@ -69,3 +69,17 @@ def test_traceback_goes_to_the_log_file(tmp_path: Path, capsys: pytest.CaptureFi
     log = (tmp_path / "run.log").read_text()
     assert "Traceback" in log and "ConfigError: --max-steps must be positive" in log
     assert "Traceback" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value", ["0", "-8", "abc", "1.5"])
+def test_a_count_below_one_is_a_usage_error(value: str, capsys: pytest.CaptureFixture) -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="tool")
+    parser.add_argument("--batch-size", type=positive_int)
+    with pytest.raises(SystemExit) as exit_:
+        parser.parse_args(["--batch-size", value])
+    assert exit_.value.code == 2
+    assert f"argument --batch-size: must be a whole number of at least 1, not {value!r}" in capsys.readouterr().err
+    assert parser.parse_args(["--batch-size", "3"]).batch_size == 3
+
