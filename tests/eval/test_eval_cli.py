@@ -101,3 +101,31 @@ def test_a_rerun_reuses_finished_models(
     assert run.main(argv) == 0 and calls == ["a", "b", "b"]  # everything reused
     assert run.main([*argv, "--max-queries", "2"]) == 0 and calls[-2:] == ["a", "b"]  # other settings: redone
     assert {r["model"] for r in first} == {"a", "b"}
+
+
+@pytest.mark.parametrize("option", [["--batch-size", "0"], ["--dims", "128", "-8"], ["--max-queries", "0"]])
+def test_counts_below_one_are_usage_errors(option: list[str], capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        run.parse_args(["--sets", "x", "--output-dir", "r", *option])
+    assert exit_.value.code == 2 and "must be a whole number of at least 1" in capsys.readouterr().err
+
+
+def test_nothing_to_evaluate_exits_2(
+    toy_beir: Path, tiny_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    assert run.main(["--sets", str(toy_beir), "--no-bm25", "--output-dir", str(tmp_path / "r")]) == 2
+    assert "nothing to evaluate: no --models and --no-bm25" in capsys.readouterr().err
+    argv = ["--models", f"m={tiny_model}", "--sets", "BelebeleRetrieval", "--output-dir", str(tmp_path / "r")]
+    assert run.main(argv) == 2  # mteb absent or offline: the only set is skipped
+    assert "no evaluation set is left to evaluate: every one was skipped" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_hub_model_missing_offline_fails_before_the_sets_load(
+    toy_beir: Path, tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(run, "resolve_set", lambda *a, **k: pytest.fail("the sets load after the models' check"))
+    argv = ["--models", "m=nobody/no-such-model", "--sets", str(toy_beir), "--output-dir", str(tmp_path / "r")]
+    assert run.main(argv) == 2
+    assert "'nobody/no-such-model' is a Hub id, but the Hub is offline" in capsys.readouterr().err
