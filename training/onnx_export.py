@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import shutil
 import sys
 import warnings
 from pathlib import Path
@@ -28,8 +27,9 @@ from pathlib import Path
 import numpy as np
 
 from retrieval.cli import cli_main
-from retrieval.errors import ConfigError, ModelError
+from retrieval.errors import ModelError
 from retrieval.models import load_model
+from retrieval.paths import check_output_folder, replacing
 
 logger = logging.getLogger("training.onnx_export")
 
@@ -135,18 +135,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--output", required=True, help="folder to write (model copy + onnx/)")
     p.add_argument("--no-int8", dest="int8", action="store_false", help="write only the float32 graph")
     p.add_argument("--opset", type=int, default=17)
-    p.add_argument("--force", action="store_true", help="replace an existing output folder")
+    p.add_argument("--force", action="store_true", help="replace an existing output folder (once the export worked)")
     args = p.parse_args(argv)
     # onnxruntime's quantizer logs every tensor at INFO on the root logger: keep the root at WARNING
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logger.setLevel(logging.INFO)
     output = Path(args.output)
-    if output.exists() and any(output.iterdir()):
-        if not args.force:
-            raise ConfigError(f"{output} exists and is not empty. Fix: another --output, or --force.")
-        shutil.rmtree(output)
-    files = export(args.model, output, args.int8, args.opset)
+    check_output_folder(output, args.force)
+    with replacing(output) as partial:  # a failed export leaves an existing --output as it was, even with --force
+        files = export(args.model, partial, args.int8, args.opset)
     for kind, path in files.items():
+        path = output / path.relative_to(partial)
         print(f"{kind}: {path} ({path.stat().st_size / 1e6:.1f} MB)")
     return 0
 

@@ -31,9 +31,10 @@ from pathlib import Path
 
 import torch
 
-from retrieval.cli import cli_main
-from retrieval.errors import ConfigError
+from retrieval.cli import cli_main, positive_int
+from retrieval.errors import ConfigError, DatasetError
 from retrieval.models import load_model
+from retrieval.paths import check_output_folder, replacing
 
 logger = logging.getLogger("training.trim")
 
@@ -44,8 +45,7 @@ def iter_texts(paths: Iterable[str | Path], limit: int | None = None) -> Iterato
     n = 0
     for root in paths:
         root = Path(root)
-        if not root.exists():
-            raise ConfigError(f"text source {root} does not exist. Fix: give JSONL/Parquet files or folders of them.")
+        check_text_sources([root])
         files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file() and (
             p.name.endswith((".jsonl", ".jsonl.gz", ".json.gz", ".parquet"))))
         for path in files:
@@ -57,10 +57,28 @@ def iter_texts(paths: Iterable[str | Path], limit: int | None = None) -> Iterato
                         return
 
 
+def check_text_sources(paths: Iterable[str | Path]) -> None:
+    """Raise ConfigError naming the first of ``paths`` that does not exist (checked before the model loads)."""
+    for path in map(Path, paths):
+        if not path.exists():
+            raise ConfigError(f"text source {path} does not exist. Fix: give JSONL/Parquet files or folders of them.")
+
+
 _TEXT_COLUMNS = {"text", "title", "query", "positive", "passage"}
 
 
 def _file_texts(path: Path) -> Iterator[str]:
+    """The texts of one file; DatasetError naming the file when it is corrupt, truncated or not UTF-8."""
+    import pyarrow as pa
+
+    try:
+        yield from _read_texts(path)
+    except (OSError, EOFError, UnicodeDecodeError, pa.ArrowException) as exc:  # gzip.BadGzipFile is an OSError
+        raise DatasetError(f"cannot read {path}: {type(exc).__name__}: {exc}. Fix: re-create or re-download it "
+                           "(JSONL, gzipped JSONL or Parquet), or leave it out of --texts/--check.") from None
+
+
+def _read_texts(path: Path) -> Iterator[str]:
     if path.suffix == ".parquet":
         import pyarrow.parquet as pq
 
@@ -121,13 +139,21 @@ def kept_ids(tokenizer, counts: Counter, min_count: int = 1, seen_chars: set[str
     return sorted(keep)
 
 
+def check_trimmable(tokenizer) -> None:
+    """Raise ConfigError unless ``tokenizer`` is a fast Unigram (sentencepiece) tokenizer, the kind trimming
+    rewrites."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    kind = json.loads(backend.to_str())["model"].get("type") if backend is not None else type(tokenizer).__name__
+    if kind != "Unigram":
+        raise ConfigError(f"vocabulary trimming supports Unigram (sentencepiece) tokenizers such as e5's, not {kind}. "
+                          "Fix: pass a model with such a tokenizer (multilingual-e5, XLM-RoBERTa).")
+
+
 def trimmed_tokenizer_json(tokenizer, keep: list[int]) -> dict:
     """The fast tokenizer's JSON with the Unigram vocabulary cut to ``keep`` (old ids, sorted) and ids remapped."""
     state = json.loads(tokenizer.backend_tokenizer.to_str())
     model = state["model"]
-    if model.get("type") != "Unigram":
-        raise ConfigError(f"vocabulary trimming supports Unigram (sentencepiece) tokenizers such as e5's, not "
-                          f"{model.get('type')}")
+    check_trimmable(tokenizer)
     new_id = {old: new for new, old in enumerate(keep)}
     # tokens added after training (e.g. <mask> in some tokenizers) have ids past the model's vocabulary: they keep
     # their place after it, so the enumeration order of ``keep`` is the new id order either way
@@ -184,6 +210,17 @@ def changed_share(old_tokenizer, new_tokenizer, keep: list[int], texts: list[str
     return changed / len(texts)
 
 
+def fraction(text: str) -> float:
+    """argparse ``type=`` for --max-changed: a share of texts, from 0 to 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be a share from 0 to 1 (e.g. 0.01 for 1%), not {text!r}")
+    return value
+
+
 def parameters(model) -> int:
     return sum(p.numel() for p in model.parameters())
 
@@ -194,18 +231,28 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", required=True, help="sentence-transformers model: local folder or Hub id")
     p.add_argument("--texts", nargs="+", required=True, help="the language's text: JSONL/Parquet files or folders")
     p.add_argument("--output", required=True, help="folder for the trimmed model")
-    p.add_argument("--min-count", type=int, default=1, help="keep tokens seen at least this often (default 1)")
-    p.add_argument("--max-texts", type=int, help="count tokens on at most this many texts")
-    p.add_argument("--vocab-size", type=int, help="fill the vocabulary up to this size with the most probable pieces "
-                   "written in the text's characters (covers words the counting text lacks)")
+    p.add_argument("--min-count", type=positive_int, default=1, help="keep tokens seen at least this often "
+                   "(default 1)")
+    p.add_argument("--max-texts", type=positive_int, help="count tokens on at most this many texts")
+    p.add_argument("--vocab-size", type=positive_int, help="fill the vocabulary up to this size with the most "
+                   "probable pieces written in the text's characters (covers words the counting text lacks)")
     p.add_argument("--check", nargs="*", default=[], help="texts to report on (e.g. eval sets): the share whose "
                    "tokenization changes; never used for counting")
-    p.add_argument("--max-changed", type=float, help="fail when more than this share of a --check source would "
+    p.add_argument("--max-changed", type=fraction, help="fail when more than this share of a --check source would "
                    "tokenize differently (e.g. 0.01)")
+    p.add_argument("--force", action="store_true", help="replace an existing --output folder (once trimming worked)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    output = Path(args.output)
+    check_output_folder(output, args.force)  # before the slow part: loading, counting
+    check_text_sources([*args.texts, *args.check])
     model = load_model(args.model, device="cpu")
     original = model.tokenizer
+    check_trimmable(original)
+    if args.vocab_size and args.vocab_size >= len(original):
+        raise ConfigError(f"--vocab-size {args.vocab_size} is not below the model's {len(original):,} tokens: there "
+                          "is nothing to trim. Fix: a smaller --vocab-size (e.g. 60000 for e5-small), or leave it out "
+                          "to keep only the tokens the text uses.")
     texts = list(iter_texts(args.texts, args.max_texts))
     if not texts:
         raise ConfigError(f"no text found in {args.texts}: give JSONL files with a 'text' field or Parquet files")
@@ -214,7 +261,8 @@ def main(argv: list[str] | None = None) -> int:
     chars = {c for t in texts for c in t if not c.isspace()}
     keep = kept_ids(original, counts, args.min_count, chars, args.vocab_size)
     before = parameters(model)
-    trimmed = trim(model, keep, Path(args.output))
+    with replacing(output) as partial:  # a failed trim leaves an existing --output as it was
+        trimmed = trim(model, keep, partial)
     report = {"model": args.model, "texts": len(texts), "vocab_before": len(original), "vocab_after": len(keep),
               "parameters_before": before, "parameters_after": parameters(trimmed)}
     for source in args.check:

@@ -72,3 +72,20 @@ def test_cli_refuses_a_non_empty_output(tiny_model: Path, tmp_path: Path, capsys
 def test_cli_names_a_model_that_does_not_exist(tmp_path: Path, capsys):
     assert main(["--model", str(tmp_path / "nope"), "--output", str(tmp_path / "out")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_cli_force_keeps_the_old_output_when_the_export_fails(tmp_path: Path, capsys):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "keep.txt").write_text("mine")
+    (tmp_path / "empty").mkdir()
+    assert main(["--model", str(tmp_path / "empty"), "--output", str(tmp_path / "out"), "--force"]) == 2
+    assert "is not a sentence-transformers model" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty", "out"]  # no partial folder left
+    assert (tmp_path / "out" / "keep.txt").read_text() == "mine"
+
+
+def test_cli_output_that_is_a_file(tiny_model: Path, tmp_path: Path, capsys):
+    (tmp_path / "out").write_text("a file")
+    assert main(["--model", str(tiny_model), "--output", str(tmp_path / "out" / "onnx")]) == 2
+    assert "out is a file, not a folder. Fix: pass an --output folder" in capsys.readouterr().err
+

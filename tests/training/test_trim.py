@@ -104,3 +104,39 @@ def test_no_text_is_a_clear_error(unigram_model, tmp_path, capsys):
     assert trim.main(["--model", str(unigram_model), "--texts", str(tmp_path / "missing"),
                       "--output", str(tmp_path / "t")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("name", "content"), [("bad.jsonl.gz", b"\x17k not gzip"), ("bad.parquet", b"garbage\n")])
+def test_a_corrupt_text_file_is_named(unigram_model, tmp_path, capsys, name, content):
+    (tmp_path / name).write_bytes(content)
+    assert trim.main(["--model", str(unigram_model), "--texts", str(tmp_path / name),
+                      "--output", str(tmp_path / "t")]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot read {tmp_path / name}" in err and "Fix: re-create or re-download it" in err
+    assert not (tmp_path / "t").exists()
+
+
+def test_vocabulary_sizes_that_make_no_sense(unigram_model, texts, tmp_path, capsys):
+    corpus, _, _ = texts
+    argv = ["--model", str(unigram_model), "--texts", str(corpus), "--output", str(tmp_path / "t")]
+    with pytest.raises(SystemExit) as exit_:
+        trim.main([*argv, "--vocab-size", "0"])
+    assert exit_.value.code == 2 and "--vocab-size: must be a whole number of at least 1" in capsys.readouterr().err
+    assert trim.main([*argv, "--vocab-size", "100000"]) == 2
+    assert "is not below the model's" in capsys.readouterr().err and not (tmp_path / "t").exists()
+
+
+def test_an_existing_output_is_kept_unless_forced(unigram_model, tiny_model, texts, tmp_path, capsys):
+    corpus, _, _ = texts
+    out = tmp_path / "t"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    argv = ["--model", str(unigram_model), "--texts", str(corpus), "--output", str(out)]
+    assert trim.main(argv) == 2
+    assert "exists and is not empty. Fix: another --output, or --force" in capsys.readouterr().err
+    assert trim.main(["--model", str(tiny_model), "--texts", str(corpus), "--output", str(out), "--force"]) == 2
+    assert "supports Unigram" in capsys.readouterr().err  # a WordPiece model: refused, the old folder kept
+    assert trim.main([*argv, "--check", str(tmp_path / "missing"), "--force"]) == 2
+    assert "text source" in capsys.readouterr().err and [p.name for p in out.iterdir()] == ["keep.txt"]
+    assert trim.main([*argv, "--force"]) == 0
+    assert (out / "trim_info.json").is_file() and not (out / "keep.txt").exists()
