@@ -62,7 +62,7 @@ class LossSection(StrictModel):
 class TrainingSection(StrictModel):
     output_dir: str = "runs/train/e5-small-it"
     epochs: float = Field(1.0, gt=0)
-    max_steps: int = Field(-1, description="> 0 overrides epochs")
+    max_steps: int = Field(-1, description="> 0 overrides epochs; -1: train for epochs")
     batch_size: int = Field(128, ge=2, description="contrastive batch: in-batch negatives come from it")
     learning_rate: float = Field(5e-5, gt=0)
     warmup_ratio: float = Field(0.1, ge=0, lt=1)
@@ -81,6 +81,13 @@ class TrainingSection(StrictModel):
         description="WiSE-FT: mix base and fine-tuned weights, (1-a)*base + a*ft, with the a among these that "
         "scores best on the dev split (one value: that a); null: no interpolation",
     )
+
+    @field_validator("max_steps")
+    @classmethod
+    def _steps(cls, steps: int) -> int:
+        if steps < 1 and steps != -1:  # transformers would read 0 (or -5) as "train for epochs", silently
+            raise ValueError("must be a number of optimizer steps (at least 1), or -1 to train for epochs")
+        return steps
 
     @field_validator("wise_ft_alphas")
     @classmethod

@@ -39,6 +39,7 @@ from retrieval.dataset import DatasetSource, describe_dataset
 from retrieval.device import resolve_device, resolve_precision
 from retrieval.errors import ConfigError, ModelError
 from retrieval.models import check_model_folder, embedding_dimension, is_local_reference, load_model
+from retrieval.paths import check_output_folder
 from training.config import TrainConfig, load_config
 from training.data import IRData, load_ir_split, load_triplets
 from training.distill import LABEL, add_teacher_scores, build_distillation_loss
@@ -166,6 +167,7 @@ def run(cfg: TrainConfig) -> Path:
     """Train as ``cfg`` says; returns the folder of the final (best) model."""
     if not cfg.data.dataset:
         raise ConfigError("no dataset given. Fix: set data.dataset in the config or pass --dataset PATH_OR_ID.")
+    check_output_folder(Path(cfg.training.output_dir), force=True, option="--output-dir (training.output_dir)")
     device = resolve_device(cfg.training.device)
     precision = resolve_precision(cfg.training.precision, device)
     if is_local_reference(cfg.model.name_or_path):  # fail before the slow work

@@ -56,6 +56,15 @@ def test_bad_value_is_named(tmp_path: Path) -> None:
         load_config(path)
 
 
+@pytest.mark.parametrize("steps", [0, -5])
+def test_max_steps_is_positive_or_minus_one(steps: int) -> None:
+    """transformers reads max_steps 0 (or -5) as "train for epochs": a full epoch instead of no step."""
+    with pytest.raises(ConfigError, match=r"training.max_steps: must be a number of optimizer steps \(at least 1\), "
+                       rf"or -1 to train for epochs \(got {steps}\)"):
+        load_config(None, {"training.max_steps": steps})
+    assert load_config(None, {"training.max_steps": -1}).training.max_steps == -1
+
+
 def test_mini_batch_larger_than_batch(tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
     path.write_text("loss: {mini_batch_size: 64}\ntraining: {batch_size: 16}\n", encoding="utf-8")

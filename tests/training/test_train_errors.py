@@ -62,6 +62,17 @@ def test_cli_bad_model_exits_2(capsys: pytest.CaptureFixture, fixture_dataset: P
     assert "is not a sentence-transformers model" in capsys.readouterr().err
 
 
+def test_cli_output_dir_that_is_a_file_exits_2(
+    capsys: pytest.CaptureFixture, fixture_dataset: Path, tiny_model: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "out").write_text("not a folder", encoding="utf-8")
+    argv = ["--dataset", str(fixture_dataset), "--model", str(tiny_model), "--output-dir", str(tmp_path / "out")]
+    assert train.main(argv) == 2
+    err = capsys.readouterr().err
+    assert "out is a file, not a folder. Fix: pass an --output-dir (training.output_dir) folder" in err
+    assert (tmp_path / "out").read_text(encoding="utf-8") == "not a folder"
+
+
 def test_cli_subprocess_bad_dataset_no_traceback(tmp_path: Path) -> None:
     (tmp_path / "README.md").write_text("# empty\n", encoding="utf-8")
     proc = run_module("training.train", "--dataset", str(tmp_path), "--device", "cpu")
