@@ -13,7 +13,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from pipeline.config.dataset import MineConfig, PublishConfig, SplitConfig
 from pipeline.config.generate import FilterConfig, GenerateConfig
@@ -38,6 +38,15 @@ class PipelineConfig(StrictModel):
     mine: MineConfig = Field(default_factory=MineConfig)
     split: SplitConfig = Field(default_factory=SplitConfig)
     publish: PublishConfig = Field(default_factory=PublishConfig)
+
+    @field_validator("run_name")
+    @classmethod
+    def _plain_folder_name(cls, name: str) -> str:
+        """The run folder is <output_dir>/<run_name>: a name with a path in it would write outside output_dir."""
+        if not name.strip() or name in (".", "..") or "/" in name or "\\" in name:
+            raise ValueError(f"{name!r} must be a plain folder name (no '/', not '.' or '..'): the run "
+                             "folder is <output_dir>/<run_name>; put the parent folder in output_dir (--output-dir)")
+        return name
 
     @model_validator(mode="after")
     def _unbiased_split_needs_a_panel(self):

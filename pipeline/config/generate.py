@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from retrieval.config import StrictModel
 
@@ -51,6 +52,14 @@ class GenerateConfig(StrictModel):
                                 "exported to reply_store")
     reply_store: str | None = Field(None, description="folder of finished replies kept with the project (commit "
                                     "it): a run on a fresh clone sends only passages it does not cover")
+
+    @field_validator("endpoint_url")
+    @classmethod
+    def _url(cls, url: str | None) -> str | None:
+        if url and not re.match(r"https?://[^/\s]+", url):
+            raise ValueError(f"{url!r} is not an http(s) URL: write the server's OpenAI-style "
+                             "base URL, e.g. http://localhost:8000/v1")
+        return url
 
     @model_validator(mode="after")
     def _backend_needs(self):

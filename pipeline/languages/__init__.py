@@ -9,9 +9,10 @@ Example:
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from pipeline.errors import ConfigError
 from retrieval.config import StrictModel, read_yaml_mapping, validate_config
@@ -81,6 +82,40 @@ class LanguageSpec(StrictModel):
     quality: QualitySpec
     stop_words: list[str]
     prompts: PromptSpec
+
+    @field_validator("spacy")
+    @classmethod
+    def _spacy_language(cls, code: str) -> str:
+        """A language spaCy ships (``spacy.blank(code)`` splits sentences and tokenizes BM25 text), checked here
+        rather than when the passages stage starts, after ingest."""
+        if not spacy_has_language(code):
+            raise ValueError(f"spaCy has no language {code!r}. Fix: use the ISO 639-1 code spaCy lists under "
+                             "spacy/lang/ (e.g. it, es, pl), or 'xx' for its multi-language tokenizer")
+        return code
+
+
+def spacy_has_language(code: str) -> bool:
+    """Whether ``spacy.blank(code)`` works: a folder under spacy/lang/ (found without importing spaCy), else a
+    language registered by a plugin.
+
+    Example::
+
+        >>> spacy_has_language("it"), spacy_has_language("zz")
+        (True, False)
+    """
+    spec = importlib.util.find_spec("spacy")
+    if spec is None:
+        return True  # not installed: the stage that needs it says so
+    if code.isidentifier() and any((Path(root) / "lang" / code / "__init__.py").is_file()
+                                   for root in spec.submodule_search_locations or ()):
+        return True
+    from spacy.util import get_lang_class
+
+    try:
+        get_lang_class(code)
+    except (ImportError, ValueError):  # ValueError: not a module name at all (e.g. "")
+        return False
+    return True
 
 
 def available_languages() -> list[str]:

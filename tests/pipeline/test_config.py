@@ -36,6 +36,20 @@ def test_bad_values_are_explained():
         config_from_dict({"generate": {"backend": "endpoint"}})
 
 
+@pytest.mark.parametrize("name", ["../escape", "a/b", "..", "", "runs\\x"])
+def test_run_name_is_a_plain_folder_name(name):
+    """The run folder is <output_dir>/<run_name>: a path in the name would write outside output_dir."""
+    with pytest.raises(ConfigError, match=r"run_name: .* must be a plain folder name .*put the parent folder in"):
+        config_from_dict({"run_name": name})
+
+
+@pytest.mark.parametrize("url", ["localhost:8000", "127.0.0.1:8000/v1", "ftp://host/v1"])
+def test_endpoint_url_must_be_http(url):
+    with pytest.raises(ConfigError, match=r"is not an http\(s\) URL: write the server's OpenAI-style base URL"):
+        config_from_dict({"generate": {"backend": "endpoint", "endpoint_url": url}})
+    assert config_from_dict({"generate": {"backend": "endpoint", "endpoint_url": "https://h:8000/v1"}})
+
+
 def test_missing_and_malformed_files(tmp_path):
     with pytest.raises(ConfigError, match="config file .*nope.yaml does not exist"):
         load_config(tmp_path / "nope.yaml")
@@ -89,3 +103,14 @@ def test_unbiased_split_needs_a_panel_the_base_does_not_rule(round_trip, message
     with pytest.raises(ConfigError, match=message):
         config_from_dict({"filter": {"round_trip": round_trip}})
     config_from_dict({"filter": {"round_trip": round_trip}, "split": {"eval_queries": "all"}})  # allowed then
+
+
+def test_a_language_file_with_a_spacy_code_spacy_lacks(tmp_path):
+    from pipeline.languages import LANGUAGES_DIR, spacy_has_language
+
+    assert spacy_has_language("it") and spacy_has_language("xx") and not spacy_has_language("zz")
+    bad = tmp_path / "zz_Latn.yaml"
+    bad.write_text((LANGUAGES_DIR / "ita_Latn.yaml").read_text(encoding="utf-8").replace("spacy: it", "spacy: zz"))
+    with pytest.raises(ConfigError, match=r"spacy: spaCy has no language 'zz'. Fix: use the ISO 639-1 code"):
+        load_language(str(bad))
+
