@@ -10,7 +10,10 @@ from pathlib import Path
 
 from pipeline.config import PipelineConfig
 from pipeline.errors import ConfigError
-from retrieval.models import is_local_reference
+from pipeline.languages import load_language
+from pipeline.stages import get_stage
+from retrieval.errors import ModelError
+from retrieval.models import check_model_reference, is_local_reference
 from retrieval.paths import unwritable
 
 
@@ -39,10 +42,13 @@ def check_output_dir(config: PipelineConfig) -> None:
                           "folder.")
 
 
-def check_run(config: PipelineConfig, stages: list[str]) -> None:
-    """Everything the named stages will need that can be checked without running them."""
+def check_run(config: PipelineConfig, stages: list[str], force: bool = False) -> None:
+    """Everything the named stages will need that can be checked without running them; ``force``: the last stage
+    is redone even if finished."""
     check_output_dir(config)
-    for setting, ref in model_settings(config, stages).items():
+    load_language(config.language)  # an unknown language, or a language file with bad values, fails before ingest
+    models = model_settings(config, stages)
+    for setting, ref in models.items():
         if is_local_reference(ref) and not Path(ref).expanduser().is_dir():
             raise ConfigError(
                 f"{setting} is {ref!r}, which is not a folder here. Fix: point it at a local model folder (offline: "
@@ -53,3 +59,13 @@ def check_run(config: PipelineConfig, stages: list[str]) -> None:
             if not (Path(folder) / "corpus.jsonl").is_file():
                 raise ConfigError(f"filter.decontamination.eval_sets lists {folder}, which has no corpus.jsonl. Fix: "
                                   "name BEIR-style folders (corpus.jsonl, queries.jsonl), or remove it.")
+    for setting, ref in models.items():  # a folder that holds no model; a Hub id the offline cache lacks
+        if setting != "passages.tokenizer":  # a tokenizer needs no model: the passages preflight loads it
+            try:
+                check_model_reference(ref)
+            except ModelError as exc:
+                raise ConfigError(f"{setting}: {exc}") from None
+    for name in stages:  # each stage's own preflight (inputs, tokenizer, local LLM), unless it will be skipped
+        stage = get_stage(name)(config)
+        if (force and name == stages[-1]) or not stage.is_done():
+            stage.preflight()

@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     pushing = args.push is not None or args.dry_run
     if pushing:  # repo id and token are checked before any stage runs
         prepare_push(config, args.push, args.stage, args.dry_run)
-    check_run(config, stages)  # later stages' settings, before the first expensive step
+    check_run(config, stages, args.force)  # later stages' settings, before the first expensive step
     with RunFolder(config.run_dir).lock():  # one run per folder (a second would redo the work)
         run_stages(config, stages, force=args.force)
         if pushing:

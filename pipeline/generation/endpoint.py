@@ -155,6 +155,11 @@ def preflight(endpoint_url: str, api_key: str | None, model: str, api_key_env: s
         raise EndpointError(f"the LLM endpoint {endpoint_url} rejected the API key: set a valid key in the "
                             f"environment variable {api_key_env} (generate.api_key_env)") from None
     except openai.NotFoundError:
+        if _answers_with_v1(endpoint_url, api_key, timeout):
+            raise EndpointError(f"the LLM endpoint {endpoint_url} answers 404 (not found), but "
+                                f"{endpoint_url.rstrip('/')}/v1 answers: the URL lacks /v1. Fix: set "
+                                f"generate.endpoint_url (pipeline.adapt: --endpoint) to {endpoint_url.rstrip('/')}/v1"
+                                ) from None
         return  # some servers do not list models; the first request will tell
     except openai.APIStatusError as e:
         raise EndpointError(f"the LLM endpoint {endpoint_url} answered /models with HTTP {e.status_code}: "
@@ -162,6 +167,21 @@ def preflight(endpoint_url: str, api_key: str | None, model: str, api_key_env: s
     if served and model not in served:
         raise EndpointError(f"the LLM endpoint {endpoint_url} does not serve model '{model}'. It serves: "
                             f"{', '.join(served[:20])}. Set generate.model to one of them.")
+
+
+def _answers_with_v1(endpoint_url: str, api_key: str | None, timeout: float) -> bool:
+    """Whether ``endpoint_url`` + ``/v1`` lists models (the usual mistake: the base URL without /v1)."""
+    import openai
+
+    if endpoint_url.rstrip("/").endswith("/v1"):
+        return False
+    client = openai.OpenAI(api_key=api_key or "no-key", base_url=endpoint_url.rstrip("/") + "/v1", timeout=timeout,
+                           max_retries=0)
+    try:
+        client.models.list()
+    except openai.OpenAIError:
+        return False
+    return True
 
 
 def api_key_from_env(name: str) -> str | None:

@@ -69,6 +69,20 @@ def resolve_server_binary(cfg: LlamaCppSettings) -> str:
         "binary, or use generate.backend: llamacpp (llama-cpp-python) or endpoint.")
 
 
+def check_server_available(backend: str, cfg: LlamaCppSettings) -> None:
+    """The local server can start: llama-server's binary is found (``llama-server``), or llama-cpp-python's server
+    imports (``llamacpp``); ConfigError with the fix otherwise."""
+    if backend == "llama-server":
+        resolve_server_binary(cfg)
+        return
+    try:
+        import llama_cpp.server  # noqa: F401
+    except ImportError:
+        raise ConfigError('the llamacpp backend needs llama-cpp-python: pip install "llama-cpp-python[server]" '
+                          '(or pip install -e ".[llamacpp]"), or use generate.backend: llama-server or '
+                          "endpoint") from None
+
+
 def server_command(backend: str, cfg: LlamaCppSettings, gguf: str, model_alias: str) -> list[str]:
     """The command line that serves ``gguf`` under the name ``model_alias``."""
     if backend == "llama-server":
@@ -78,12 +92,7 @@ def server_command(backend: str, cfg: LlamaCppSettings, gguf: str, model_alias: 
         if cfg.n_threads:
             cmd += ["--threads", str(cfg.n_threads), "--threads-batch", str(cfg.n_threads)]
         return cmd + list(cfg.extra_args)
-    try:
-        import llama_cpp.server  # noqa: F401
-    except ImportError:
-        raise ConfigError('the llamacpp backend needs llama-cpp-python: pip install "llama-cpp-python[server]" '
-                          '(or pip install -e ".[llamacpp]"), or use generate.backend: llama-server or '
-                          "endpoint") from None
+    check_server_available(backend, cfg)
     cmd = [sys.executable, "-m", "llama_cpp.server", "--model", gguf, "--model_alias", model_alias,
            "--host", cfg.host, "--port", str(cfg.port), "--n_ctx", str(cfg.n_ctx)]
     if cfg.n_threads:

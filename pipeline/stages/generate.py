@@ -17,6 +17,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import os
 import time
 from collections import Counter
 from contextlib import ExitStack
@@ -30,7 +31,7 @@ from datatrove.pipeline.writers import JsonlWriter
 from pipeline.errors import EndpointError, StageError
 from pipeline.executors import make_executor, read_step_stats
 from pipeline.generation.endpoint import QueryInferenceRunner, api_key_from_env, preflight, query_rollout, redact
-from pipeline.generation.llamacpp import LOCAL_BACKENDS, local_server, resolve_gguf
+from pipeline.generation.llamacpp import LOCAL_BACKENDS, check_server_available, local_server, resolve_gguf
 from pipeline.generation.progress import GenerationProgress
 from pipeline.generation.prompts import build_messages, parse_reply, prompt_hash, reply_schema, styles_for
 from pipeline.generation.raw_replies import MAX_ATTEMPTS, TRANSIENT, error_cause, raw_records, reply_of
@@ -70,6 +71,18 @@ class GenerateStage(Stage):
         self._stored_records: dict[str, dict] = {}  # set by _prepare_batches
         self._exported: set[str] = set()  # passages this run added to the reply store
         self._llm_file: str | None = None  # the GGUF a local backend serves, set by process
+
+    def preflight(self) -> None:
+        """A local backend's files, checked before ingest and passages run (pipeline/checks.py): the GGUF when a
+        path is given (a Hub download waits for the stage), and the server unless a reply store may answer
+        everything (a fresh clone then needs no server)."""
+        gen = self.config.generate
+        if gen.backend not in LOCAL_BACKENDS:
+            return
+        if gen.llamacpp.model_path or os.environ.get("LLM_GGUF"):
+            resolve_gguf(gen.llamacpp)
+        if not gen.reply_store:
+            check_server_available(gen.backend, gen.llamacpp)
 
     def config_hash(self) -> str:
         # max_passages only sets how far into the seeded order to go (growing it extends a finished run), and

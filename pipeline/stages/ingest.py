@@ -40,6 +40,15 @@ from pipeline.steps.readers import RankFileReader, StrictJsonlReader, TextFilesR
 RANK_FILE = "${rank}.jsonl.gz"
 
 
+def _refuse_empty(files: list[Path]) -> None:
+    """Every input file is empty: a run would finish with no document (and a rerun would skip its finished tasks)."""
+    if all(f.stat().st_size == 0 for f in files):
+        where = files[0].resolve() if len(files) == 1 else f"{len(files)} files under {files[0].parent.resolve()}"
+        raise InputDataError(f"no documents to read: {where} {'is' if len(files) == 1 else 'are all'} empty. Fix "
+                             "ingest.source.path/glob, or fill the file(s) with JSONL records (one JSON object with a "
+                             "text field per line).")
+
+
 class IngestStage(Stage):
     name = "ingest"
     config_sections = ("ingest",)
@@ -72,10 +81,13 @@ class IngestStage(Stage):
                 f"of them (relative paths start from the folder you run in)."
             )
         if path.is_file():
+            _refuse_empty([path])
             return str(path.parent), path.name
         glob = src.glob or "**/*.json*"
-        if not list(path.glob(glob)):
+        files = [p for p in path.glob(glob) if p.is_file()]
+        if not files:
             raise InputDataError(f"no files match '{glob}' under {path.resolve()}. Fix ingest.source.glob/path.")
+        _refuse_empty(files)
         return str(path), glob
 
     def _resolve_text_folder(self) -> str:

@@ -126,3 +126,17 @@ def test_a_base_model_that_cannot_load_is_named(tmp_path, endpoint, capsys):
     err = capsys.readouterr().err
     assert "--base-model" in err or "passages.tokenizer" in err
     assert "Traceback" not in err and endpoint.stats()["chat_requests"] == 0
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--real-queries", "no/such/folder"], "evaluation set 'no/such/folder' is neither an existing folder"),
+    (["--epochs", "-1"], "training.epochs: Input should be greater than 0"),
+    (["--device", "tpu7"], "unknown device 'tpu7'"),
+])
+def test_training_and_evaluation_settings_fail_before_the_dataset(tmp_path, endpoint, tiny_model, capsys, extra,
+                                                                   message):
+    write_documents(tmp_path / "docs", 3)
+    assert adapt.main([*base_argv(tmp_path, tmp_path / "docs", endpoint.url, tiny_model), *extra]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not (tmp_path / "runs" / "mine").exists() and endpoint.stats()["chat_requests"] == 0

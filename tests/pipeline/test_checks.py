@@ -6,6 +6,7 @@ import os
 
 import pytest
 
+from pipeline.errors import ConfigError
 from pipeline.run import main
 
 
@@ -45,9 +46,69 @@ def test_output_dir_not_writable(tmp_path, capsys, monkeypatch):
     assert "cannot write in" in capsys.readouterr().err
 
 
-def test_only_the_stages_that_run_are_checked(tmp_path):
+def test_only_the_stages_that_run_are_checked(tmp_path, tiny_model):
     from pipeline.checks import check_run
     from pipeline.config import config_from_dict
 
-    config = config_from_dict({"output_dir": str(tmp_path), "mine": {"model": "/no/such/model"}})
+    config = config_from_dict({"output_dir": str(tmp_path), "mine": {"model": "/no/such/model"},
+                               "passages": {"tokenizer": str(tiny_model)}})  # the passages preflight loads it
     check_run(config, ["ingest", "passages"])  # mine does not run: no error
+
+
+def test_a_bad_language_file_or_tokenizer_fails_before_ingest(tmp_path, capsys):
+    from pipeline.languages import LANGUAGES_DIR
+
+    bad = tmp_path / "zz.yaml"
+    bad.write_text((LANGUAGES_DIR / "ita_Latn.yaml").read_text(encoding="utf-8").replace("spacy: it", "spacy: zz"))
+    assert main(["--config", write_config(tmp_path, language=str(bad)), "--stage", "passages"]) == 2
+    assert "spaCy has no language 'zz'" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    config = write_config(tmp_path, passages={"tokenizer": str(tmp_path / "empty")})
+    assert main(["--config", config, "--stage", "passages"]) == 2
+    assert "cannot load tokenizer" in capsys.readouterr().err
+    assert not (tmp_path / "runs" / "chk" / "ingest").exists()  # nothing ran
+
+
+def test_a_hub_model_missing_from_the_cache_while_offline(tmp_path, tiny_model, capsys, monkeypatch):
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", True)
+    config = write_config(tmp_path, passages={"tokenizer": str(tiny_model)},
+                          filter={"round_trip": {"model": str(tiny_model)}}, mine={"model": "nobody/no-such-model"})
+    assert main(["--config", config]) == 2
+    err = capsys.readouterr().err
+    assert "mine.model: model 'nobody/no-such-model' is a Hub id, but the Hub is offline" in err and "Fix:" in err
+    assert not (tmp_path / "runs" / "chk" / "ingest").exists()
+
+
+def test_a_local_llm_that_cannot_start_fails_before_ingest(tmp_path, tiny_model, capsys, monkeypatch):
+    from pipeline.checks import check_run
+    from pipeline.config import config_from_dict
+
+    monkeypatch.delenv("LLM_GGUF", raising=False)
+    passages = {"tokenizer": str(tiny_model)}
+    generate = {"backend": "llama-server", "llamacpp": {"model_path": str(tmp_path / "no.gguf")}}
+    config = write_config(tmp_path, passages=passages, generate=generate)
+    assert main(["--config", config, "--stage", "generate"]) == 2
+    assert "GGUF file not found" in capsys.readouterr().err
+    (tmp_path / "m.gguf").write_bytes(b"GGUF")
+    generate["llamacpp"] = {"model_path": str(tmp_path / "m.gguf"), "server_binary": str(tmp_path / "no-server")}
+    assert main(["--config", write_config(tmp_path, passages=passages, generate=generate), "--stage", "generate"]) == 2
+    assert "llama-server binary not found" in capsys.readouterr().err
+    assert not (tmp_path / "runs" / "chk" / "ingest").exists()
+    # with a reply store every passage may be answered already (a fresh clone): no server needed up front
+    config = config_from_dict({"output_dir": str(tmp_path / "runs"), "passages": passages,
+                               "generate": {**generate, "reply_store": str(tmp_path / "replies")}})
+    check_run(config, ["ingest", "passages", "generate"])
+
+
+def test_a_finished_stage_is_not_checked_again(tmp_path, monkeypatch):
+    from pipeline.checks import check_run
+    from pipeline.config import config_from_dict
+    from pipeline.stages.generate import GenerateStage
+
+    config = config_from_dict({"output_dir": str(tmp_path / "runs"), "generate": {
+        "backend": "llama-server", "llamacpp": {"model_path": str(tmp_path / "gone.gguf")}}})
+    monkeypatch.setattr(GenerateStage, "is_done", lambda self: True)
+    check_run(config, ["generate"])  # the GGUF it was made with may be gone: it is not needed
+    with pytest.raises(ConfigError, match="GGUF file not found"):
+        check_run(config, ["generate"], force=True)  # --force redoes it
+

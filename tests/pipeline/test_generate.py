@@ -182,6 +182,17 @@ def test_unreachable_endpoint_fails_fast_with_url(tmp_path, monkeypatch):
     assert not (cfg.run_dir / "generate" / SUCCESS).exists()
 
 
+def test_a_base_url_without_v1_is_named_before_any_request(tmp_path, server):
+    url = server.url.removesuffix("/v1")
+    cfg = gen_config(tmp_path, url)
+    write_passages(cfg.run_dir, italian_passages(3))
+    with pytest.raises(EndpointError) as info:
+        GenerateStage(cfg).run()
+    assert f"the URL lacks /v1. Fix: set generate.endpoint_url (pipeline.adapt: --endpoint) to {url}/v1" in str(
+        info.value)
+    assert server.chat_requests == 0
+
+
 def test_wrong_model_lists_served_models(tmp_path, monkeypatch):
     monkeypatch.setenv(KEY_ENV, SECRET)
     with FakeOpenAIServer(model=MODEL, api_key=SECRET, served_models=[MODEL, "other-model"]) as fake:

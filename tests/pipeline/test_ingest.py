@@ -105,6 +105,17 @@ def test_missing_input_path(tmp_path):
         IngestStage(cfg).run()
 
 
+def test_empty_input_files_are_refused_before_the_stage_starts(tmp_path):
+    """An empty input would finish with no document, and a rerun after filling it would skip the finished tasks."""
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "a.jsonl.gz").write_bytes(b"")
+    (tmp_path / "docs" / "b.jsonl.gz").write_bytes(b"")
+    cfg = make_config(tmp_path, tmp_path / "docs")
+    with pytest.raises(InputDataError, match=r"no documents to read: 2 files under .*docs are all empty. Fix"):
+        IngestStage(cfg).run()
+    assert not (cfg.run_dir / "ingest").exists()
+
+
 def test_bad_jsonl_stops_with_file_and_line(tmp_path, tiny_corpus):
     (tiny_corpus["folder"] / "part-2.jsonl.gz").write_bytes(gzip.compress(b'{"text": "ok"}\nnot json\n'))
     with pytest.raises(InputDataError, match=r"part-2.jsonl.gz, line 2: not valid JSON"):
