@@ -57,6 +57,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--base-model", default="intfloat/multilingual-e5-small", help="embedder to adapt")
     p.add_argument("--text-key", default="text", help="JSONL input: the field holding the text")
     p.add_argument("--id-key", default="id", help="JSONL input: the field holding the document id")
+    p.add_argument("--group-key", help="JSONL input: a field that groups records into one source (e.g. the article "
+                   "title of paragraphs): passages of one source are never each other's negatives and stay in one "
+                   "split. Without it, paragraphs of one article become each other's hard negatives")
     p.add_argument("--max-passages", type=int, default=None, help="send at most N passages to the LLM (default: all)")
     p.add_argument("--queries-per-passage", type=int, default=3)
     p.add_argument("--reply-store", help="folder that keeps every finished LLM reply (commit or copy it): a run on "

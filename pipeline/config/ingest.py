@@ -94,6 +94,10 @@ class PassagesConfig(StrictModel):
     )
     max_tokens: int = Field(256, ge=16)
     min_tokens: int = Field(32, ge=1)
+    group_key: str | None = Field(
+        None, description="a field of the input records (e.g. an article title) whose documents form one source: "
+        "their passages count as one document (never each other's negatives, always in one split); null: each "
+        "record is its own source")
 
     @model_validator(mode="after")
     def _bounds(self):

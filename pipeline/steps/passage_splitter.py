@@ -53,8 +53,10 @@ class PassageSplitter(PipelineStep):
     name = "✂️ Passages"
     type = "✂️ - SPLITTER"
 
-    def __init__(self, tokenizer: str, spacy_lang: str, max_tokens: int = 256, min_tokens: int = 32):
+    def __init__(self, tokenizer: str, spacy_lang: str, max_tokens: int = 256, min_tokens: int = 32,
+                 group_key: str | None = None):
         super().__init__()
+        self.group_key = group_key
         self.tokenizer_name = tokenizer
         self.spacy_lang = spacy_lang
         self.max_tokens = max_tokens
@@ -148,6 +150,13 @@ class PassageSplitter(PipelineStep):
             with self.track_time():
                 pieces = self.split(doc.text)
             position = 0
+            source = doc.id
+            if self.group_key:
+                group = doc.metadata.get(self.group_key)
+                if group in (None, ""):
+                    self.stat_update("group_key_missing")
+                else:
+                    source = str(group)
             for text, n_tokens in pieces:
                 if n_tokens < self.min_tokens:
                     self.stat_update("dropped_too_short")
@@ -156,7 +165,7 @@ class PassageSplitter(PipelineStep):
                 yield Document(
                     text=text,
                     id=passage_id(doc.id, position),
-                    metadata={"doc_id": doc.id, "url": doc.metadata.get("url") or "", "position": position,
+                    metadata={"doc_id": source, "url": doc.metadata.get("url") or "", "position": position,
                               "n_tokens": n_tokens},
                 )
                 position += 1

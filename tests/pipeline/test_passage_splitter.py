@@ -52,3 +52,16 @@ def test_run_yields_ids_positions_and_metadata(tiny_model_dir):
 
 def test_passage_id_is_stable():
     assert passage_id("a", 0) == passage_id("a", 0) != passage_id("a", 1)
+
+
+def test_group_key_makes_records_of_one_source_one_document(tiny_model_dir):
+    from datatrove.data import Document
+
+    splitter = PassageSplitter(str(tiny_model_dir), "it", max_tokens=40, min_tokens=2, group_key="title")
+    docs = [Document(text="Il fiume Adige attraversa Verona.", id="p1", metadata={"title": "Adige"}),
+            Document(text="L'Adige sfocia nel mare Adriatico.", id="p2", metadata={"title": "Adige"}),
+            Document(text="La cattedrale di Palermo è normanna.", id="p3", metadata={})]
+    out = list(splitter.run(iter(docs)))
+    assert [p.metadata["doc_id"] for p in out] == ["Adige", "Adige", "p3"]
+    assert len({p.id for p in out}) == 3  # passage ids stay unique: they come from the record ids
+    assert splitter.stats["group_key_missing"].total == 1
