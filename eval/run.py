@@ -242,7 +242,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-@cli_main()
+@cli_main(sigterm=True)
 def main(argv: list[str] | None = None) -> int:
     """CLI entry point; returns the exit status (2 for user errors, printed without a traceback)."""
     args = parse_args(argv)

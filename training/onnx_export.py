@@ -128,7 +128,7 @@ def check_against_torch(model, folder: Path, tolerance: float) -> float:  # noqa
     return worst
 
 
-@cli_main()
+@cli_main(interrupted="interrupted: --output was not left half-written", sigterm=True)
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m training.onnx_export", description=__doc__.split("\n")[0])
     p.add_argument("--model", required=True, help="sentence-transformers folder or Hub id")

@@ -301,7 +301,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-@cli_main()
+@cli_main(sigterm=True)
 def main(argv: list[str] | None = None) -> int:
     """CLI entry point; returns the exit status (2 for user errors, printed without a traceback)."""
     args = parse_args(argv)

@@ -225,7 +225,7 @@ def parameters(model) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-@cli_main()
+@cli_main(interrupted="interrupted: --output was not left half-written", sigterm=True)
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m training.trim", description=__doc__.split("\n")[0])
     p.add_argument("--model", required=True, help="sentence-transformers model: local folder or Hub id")

@@ -89,3 +89,23 @@ def test_cli_output_that_is_a_file(tiny_model: Path, tmp_path: Path, capsys):
     assert main(["--model", str(tiny_model), "--output", str(tmp_path / "out" / "onnx")]) == 2
     assert "out is a file, not a folder. Fix: pass an --output folder" in capsys.readouterr().err
 
+
+
+def test_a_plain_kill_leaves_no_half_written_output(tiny_model: Path, tmp_path: Path, capsys, monkeypatch):
+    import os
+    import signal
+
+    from training import onnx_export
+
+    def killed_half_way(model_ref: str, output: Path, *args) -> dict:
+        (output / "onnx").mkdir(parents=True)
+        (output / "onnx" / "model.onnx").write_bytes(b"half")
+        os.kill(os.getpid(), signal.SIGTERM)  # a plain `kill` (SIGTERM) while the export writes
+        raise AssertionError("SIGTERM should have interrupted the export")
+
+    monkeypatch.setattr(onnx_export, "export", killed_half_way)
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "keep.txt").write_text("mine")
+    assert main(["--model", str(tiny_model), "--output", str(tmp_path / "out"), "--force"]) == 130
+    assert "interrupted: --output was not left half-written" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"] and (tmp_path / "out" / "keep.txt").is_file()
