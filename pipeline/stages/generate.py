@@ -349,6 +349,10 @@ class GenerateStage(Stage):
         phash = prompt_hash(self.language.prompts, styles)
         rows, dropped, drops, query_drops = [], [], {}, {}
         seen, usage, causes = set(), {"prompt_tokens": 0, "completion_tokens": 0}, {}
+        # a passage's document as this run's passages stage has it: a stored reply may come from a run that grouped
+        # documents otherwise (passages.group_key)
+        table = self.folder.read("passages.passages", columns=("passage_id", "doc_id"), allow_empty=True)
+        doc_of = dict(zip(table.column("passage_id").to_pylist(), table.column("doc_id").to_pylist()))
         chosen: dict[str, dict] = {}  # one record per passage: a usable reply wins over a failed request
         for record in self._all_records():
             if record["id"] not in chosen or ("error" in reply_of(chosen[record["id"]])
@@ -381,7 +385,8 @@ class GenerateStage(Stage):
                     continue
                 in_reply.add(qid)
                 rows.append({"query_id": qid, "passage_id": record["id"],
-                             "doc_id": record.get("metadata", {}).get("doc_id", ""), "style": style,
+                             "doc_id": doc_of.get(record["id"], record.get("metadata", {}).get("doc_id", "")),
+                             "style": style,
                              "query": query, "evidence": evidence, "model": gen.model, "prompt_hash": phash})
         if not seen:
             raise StageError(f"no replies were recorded in {self.folder.path('generate.raw')}: the generation did "

@@ -75,6 +75,14 @@ def test_fresh_copy_sends_only_unanswered_passages(tmp_path, monkeypatch):
                                   key=lambda r: r["query_id"])
         assert rows(fresh) == rows(first)
 
+        # another grouping of documents (passages.group_key) on a third machine: the stored replies are reused and
+        # every query carries the document of this run's passages, not the one stored with the reply
+        regrouped = gen_config(tmp_path / "machine3", fake.url, max_passages=6, batch_passages=4,
+                               reply_store=str(store))
+        write_passages(regrouped.run_dir, [{**p, "doc_id": "one-source"} for p in passages])
+        assert GenerateStage(regrouped).run()["requests_this_run"] == 0
+        assert {r["doc_id"] for r in rows(regrouped)} == {"one-source"}
+
         grown = gen_config(tmp_path / "machine2", fake.url, max_passages=9, batch_passages=4, reply_store=str(store))
         more = GenerateStage(grown).run()
         assert fake.stats()["chat_requests"] == 9 and more["requests_this_run"] == 3
