@@ -160,10 +160,9 @@ def _check_language(texts: list[str], config: PipelineConfig) -> None:
 
 
 def _check_llm(config: PipelineConfig) -> None:
+    """The endpoint answers (a local GGUF and its server are checked with the run's other preflights)."""
     gen = config.generate
     if gen.backend == "endpoint":
         from pipeline.generation.endpoint import api_key_from_env, preflight
 
         preflight(gen.endpoint_url, api_key_from_env(gen.api_key_env), gen.model, gen.api_key_env, timeout=10)
-    elif gen.llamacpp.model_path and not Path(gen.llamacpp.model_path).is_file():
-        raise ConfigError(f"GGUF file not found: {gen.llamacpp.model_path}. Fix: pass --gguf with a local .gguf file.")

@@ -32,7 +32,8 @@ def resolve_gguf(cfg: LlamaCppSettings) -> str:
     path = cfg.model_path or os.environ.get("LLM_GGUF")
     if path:
         if not Path(path).is_file():
-            raise ConfigError(f"GGUF file not found: {path}. Fix generate.llamacpp.model_path (or $LLM_GGUF).")
+            raise ConfigError(f"GGUF file not found: {path}. Fix generate.llamacpp.model_path (pipeline.adapt: "
+                              "--gguf) or $LLM_GGUF: a local .gguf file.")
         return path
     from huggingface_hub import hf_hub_download
 

@@ -140,3 +140,13 @@ def test_training_and_evaluation_settings_fail_before_the_dataset(tmp_path, endp
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
     assert not (tmp_path / "runs" / "mine").exists() and endpoint.stats()["chat_requests"] == 0
+
+
+def test_a_gguf_that_does_not_exist_names_the_option(tmp_path, tiny_model, capsys):
+    write_documents(tmp_path / "docs", 3)
+    argv = [str(tmp_path / "docs"), "--name", "mine", "--output-dir", str(tmp_path / "runs"), "--gguf",
+            str(tmp_path / "no.gguf"), "--base-model", str(tiny_model)]
+    assert adapt.main(argv) == 2
+    assert f"GGUF file not found: {tmp_path / 'no.gguf'}. Fix generate.llamacpp.model_path (pipeline.adapt: --gguf)" \
+        in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()
