@@ -38,7 +38,7 @@ from retrieval.config import parse_overrides
 from retrieval.dataset import DatasetSource, describe_dataset
 from retrieval.device import resolve_device, resolve_precision
 from retrieval.errors import ConfigError, ModelError
-from retrieval.models import check_model_folder, embedding_dimension, is_local_reference, load_model
+from retrieval.models import check_model_reference, embedding_dimension, is_local_reference, load_model
 from retrieval.paths import check_output_folder
 from training.config import TrainConfig, load_config
 from training.data import IRData, load_ir_split, load_triplets
@@ -170,8 +170,7 @@ def run(cfg: TrainConfig) -> Path:
     check_output_folder(Path(cfg.training.output_dir), force=True, option="--output-dir (training.output_dir)")
     device = resolve_device(cfg.training.device)
     precision = resolve_precision(cfg.training.precision, device)
-    if is_local_reference(cfg.model.name_or_path):  # fail before the slow work
-        check_model_folder(Path(cfg.model.name_or_path).expanduser())
+    check_model_reference(cfg.model.name_or_path)  # fail before the slow work
     if cfg.training.wise_ft_alphas and len(cfg.training.wise_ft_alphas) > 1 and not cfg.data.dev_split:
         raise ConfigError(
             f"training.wise_ft_alphas lists {cfg.training.wise_ft_alphas} but data.dev_split is null: "

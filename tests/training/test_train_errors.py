@@ -73,6 +73,15 @@ def test_cli_output_dir_that_is_a_file_exits_2(
     assert (tmp_path / "out").read_text(encoding="utf-8") == "not a folder"
 
 
+def test_cli_uncached_hub_model_offline_exits_2_before_the_dataset_loads(
+    capsys: pytest.CaptureFixture, fixture_dataset: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(train, "describe_dataset", lambda *a: pytest.fail("the dataset loads after the model check"))
+    assert train.main(["--dataset", str(fixture_dataset), "--model", "nobody/no-such-model", "--device", "cpu"]) == 2
+    assert "'nobody/no-such-model' is a Hub id, but the Hub is offline" in capsys.readouterr().err
+
+
 def test_cli_subprocess_bad_dataset_no_traceback(tmp_path: Path) -> None:
     (tmp_path / "README.md").write_text("# empty\n", encoding="utf-8")
     proc = run_module("training.train", "--dataset", str(tmp_path), "--device", "cpu")
