@@ -38,6 +38,8 @@ from pipeline.run_folder import RunFolder
 from pipeline.stages import ORDER
 from retrieval.cli import RESUMABLE, cli_main, positive_int
 from retrieval.config import apply_overrides, parse_overrides
+from retrieval.errors import ModelError
+from retrieval.models import check_model_reference
 
 CHOICES = ("best_dev", "last", "wise")
 
@@ -79,6 +81,10 @@ def run(args: argparse.Namespace) -> dict:
     data = apply_overrides(adapt_pipeline_config(args), parse_overrides(args.overrides, "--set", ConfigError))
     config = config_from_dict(data, source="pipeline.adapt")
     run_dir = config.run_dir
+    try:  # named as the option the user gave, before check_run names the pipeline settings it fills
+        check_model_reference(args.base_model)
+    except ModelError as exc:
+        raise ConfigError(f"--base-model: {exc}") from None
     check_run(config, list(ORDER))
     check_documents(config, args)  # documents, language, length and the LLM, before anything slow
     check_later_steps(args, run_dir)

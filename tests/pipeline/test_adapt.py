@@ -150,3 +150,10 @@ def test_a_gguf_that_does_not_exist_names_the_option(tmp_path, tiny_model, capsy
     assert f"GGUF file not found: {tmp_path / 'no.gguf'}. Fix generate.llamacpp.model_path (pipeline.adapt: --gguf)" \
         in capsys.readouterr().err
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_base_model_folder_without_a_model_names_the_option(tmp_path, endpoint, capsys):
+    write_documents(tmp_path / "docs", 3)
+    (tmp_path / "empty").mkdir()
+    assert adapt.main(base_argv(tmp_path, tmp_path / "docs", endpoint.url, tmp_path / "empty")) == 2
+    assert "error: --base-model: " in capsys.readouterr().err and endpoint.stats()["chat_requests"] == 0
