@@ -46,22 +46,36 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
-def expand_env(value: Any) -> Any:
+def expand_env(value: Any, where: str = "the config", error: type[ConfigError] = ConfigError) -> Any:
     """Expand ``${VAR}`` and ``${VAR:-default}`` in every string of a loaded YAML tree (unset or empty: default).
+
+    A bare ``${VAR}`` whose variable is not set at all is an ``error`` naming it: an empty model path or URL would
+    fail later with a message about ``''`` (or ``'.'``), far from the cause.
 
     Example::
 
         >>> os.environ["DOCTEST_E5"] = "/models/e5"
         >>> expand_env({"model": "${DOCTEST_E5:-intfloat/multilingual-e5-small}", "dims": ["${NO_SUCH_VAR:-64}"]})
         {'model': '/models/e5', 'dims': ['64']}
+        >>> expand_env({"model": "${NO_SUCH_VAR}"}, "demo.yaml")
+        Traceback (most recent call last):
+        retrieval.errors.ConfigError: demo.yaml uses ${NO_SUCH_VAR}, which is not set in the environment. Fix: ...
     """
     if isinstance(value, dict):
-        return {k: expand_env(v) for k, v in value.items()}
+        return {k: expand_env(v, where, error) for k, v in value.items()}
     if isinstance(value, list):
-        return [expand_env(v) for v in value]
+        return [expand_env(v, where, error) for v in value]
     if isinstance(value, str):
-        return _ENV_PATTERN.sub(lambda m: os.environ.get(m.group(1)) or (m.group(2) or ""), value)
+        return _ENV_PATTERN.sub(lambda m: _env_value(m, where, error), value)
     return value
+
+
+def _env_value(match: re.Match, where: str, error: type[ConfigError]) -> str:
+    name, default = match.group(1), match.group(2)
+    if default is None and name not in os.environ:
+        raise error(f"{where} uses ${{{name}}}, which is not set in the environment. Fix: export {name}=..., or "
+                    f"write ${{{name}:-DEFAULT}} to fall back on a value.")
+    return os.environ.get(name) or (default or "")
 
 
 def read_yaml_mapping(path: str | Path, fix: str, what: str = "config file",
@@ -167,7 +181,7 @@ def load_config_file(model: type[ModelT], path: str | Path | None, overrides: Ma
         cfg = load_config_file(TrainConfig, "configs/train.yaml", {"training.max_steps": 7, "data.dataset": None},
                                fix="pass --config configs/train.yaml.")
     """
-    tree = expand_env(read_yaml_mapping(path, fix, error=error)) if path is not None else {}
+    tree = {} if path is None else expand_env(read_yaml_mapping(path, fix, error=error), f"config file {path}", error)
     apply_overrides(tree, {key: value for key, value in (overrides or {}).items() if value is not None})
     apply_overrides(tree, settings or {})
     return validate_config(model, tree, f"config {path if path is not None else '(defaults)'}", error=error)

@@ -81,7 +81,8 @@ class PipelineConfig(StrictModel):
 
 def config_from_dict(data: dict, source: str = "<dict>") -> PipelineConfig:
     """Validate a config mapping (``${VAR:-default}`` expanded); raise ConfigError naming every bad key and the fix."""
-    return validate_config(PipelineConfig, expand_env(data or {}), f"config {source}", error=ConfigError)
+    return validate_config(PipelineConfig, expand_env(data or {}, f"config {source}", ConfigError), f"config {source}",
+                           error=ConfigError)
 
 
 def load_config(path: str | Path | None = None, overrides: dict | None = None) -> PipelineConfig:

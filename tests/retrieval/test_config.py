@@ -71,11 +71,20 @@ def test_wrong_type_names_the_key_and_the_value() -> None:
 def test_env_expansion_with_default(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("TOY_MODEL", "/models/e5")
     monkeypatch.delenv("TOY_UNSET", raising=False)
-    assert expand_env({"a": "${TOY_MODEL:-x}", "b": ["${TOY_UNSET:-fallback}", "${TOY_UNSET}"], "c": 3}) == {
+    monkeypatch.setenv("TOY_EMPTY", "")
+    assert expand_env({"a": "${TOY_MODEL:-x}", "b": ["${TOY_UNSET:-fallback}", "${TOY_EMPTY}"], "c": 3}) == {
         "a": "/models/e5", "b": ["fallback", ""], "c": 3}
     path = write(tmp_path, "model: ${TOY_UNSET:-intfloat/e5}\nloss: {scale: '${TOY_UNSET:-10}'}\n")
     cfg = load_config_file(Toy, path, fix="pass --config.")
     assert cfg.model == "intfloat/e5" and cfg.loss.scale == 10.0
+
+
+def test_a_variable_used_without_default_and_not_set(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """It used to become '' silently: a model path '' then failed as "'.' is not a sentence-transformers model"."""
+    monkeypatch.delenv("TOY_UNSET", raising=False)
+    with pytest.raises(ConfigError, match=r"config file .*toy.yaml uses \$\{TOY_UNSET\}, which is not set in the "
+                       r"environment. Fix: export TOY_UNSET=..., or write \$\{TOY_UNSET:-DEFAULT\}"):
+        load_config_file(Toy, write(tmp_path, "model: ${TOY_UNSET}\n"), fix="-")
 
 
 def test_bad_yaml_missing_file_and_not_a_mapping(tmp_path: Path) -> None:
