@@ -82,9 +82,9 @@ def test_cli_uncached_hub_model_offline_exits_2_before_the_dataset_loads(
     assert "'nobody/no-such-model' is a Hub id, but the Hub is offline" in capsys.readouterr().err
 
 
-def test_cli_subprocess_bad_dataset_no_traceback(tmp_path: Path) -> None:
+def test_cli_subprocess_bad_dataset_no_traceback(tmp_path: Path, tiny_model: Path) -> None:
     (tmp_path / "README.md").write_text("# empty\n", encoding="utf-8")
-    proc = run_module("training.train", "--dataset", str(tmp_path), "--device", "cpu")
+    proc = run_module("training.train", "--dataset", str(tmp_path), "--model", str(tiny_model), "--device", "cpu")
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert "error: cannot load config 'triplets'" in proc.stderr and "Traceback" not in proc.stderr
 
