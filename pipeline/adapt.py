@@ -199,7 +199,8 @@ def _finish(report: dict, run_dir: Path, timings: dict) -> dict:
     report["seconds"] = {k: round(v, 1) for k, v in timings.items()}
     if "eval" in report:
         ranked = "real" if "real" in report["eval"] else "synthetic_dev"
-        scores = {m: s for m, s in report["eval"][ranked].items() if m in CHOICES}
+        # the base competes too: when no adapted model beats it where it is measured, the honest advice is the base
+        scores = {m: s for m, s in report["eval"][ranked].items() if m in ("base", *CHOICES)}
         report["recommended"] = max(scores, key=scores.get) if scores else None
         report["recommended_by"] = ranked
     (run_dir / "adapt_report.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
@@ -219,6 +220,9 @@ def report_markdown(report: dict) -> str:
         lines += ["", f"Recommended: **{report['recommended']}** (best NDCG@10 on {report['recommended_by']}"
                   + ("; synthetic dev only: check with real queries, --real-queries" if report["recommended_by"]
                      == "synthetic_dev" else "") + f"): `{report['models'][report['recommended']]}`"]
+        if report["recommended"] == "base":
+            lines += ["", "No adapted model beat the base here: keep the base model. Read the README section "
+                      "\"Adapt e5-small to your own documents\" (what to expect) before trying again."]
     if "models" in report:
         lines += ["", "Models:", *[f"- {k}: `{v}`" for k, v in report["models"].items()]]
     lines += ["", "Time (s): " + ", ".join(f"{k} {v}" for k, v in report["seconds"].items()), ""]

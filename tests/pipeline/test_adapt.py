@@ -63,9 +63,9 @@ def test_adapt_end_to_end(tmp_path, endpoint, tiny_model, capsys):
     assert set(report["models"]) == {"base", "best_dev", "last", "wise"}
     assert set(report["eval"]["real"]) == {"bm25", "base", "best_dev", "last", "wise"}
     assert "synthetic_dev" in report["eval"] and report["recommended_by"] == "real"
-    assert report["recommended"] in ("best_dev", "last", "wise")
+    assert report["recommended"] in ("base", "best_dev", "last", "wise")
     real_scores = report["eval"]["real"]
-    assert real_scores[report["recommended"]] == max(real_scores[c] for c in ("best_dev", "last", "wise"))
+    assert real_scores[report["recommended"]] == max(real_scores[c] for c in ("base", "best_dev", "last", "wise"))
     assert len({round(real_scores[m], 6) for m in ("base", "last", "wise")}) == 3  # three different models
     assert (run / "adapt.yaml").is_file() and (run / "model" / "wise_0.5" / "modules.json").is_file()
     assert report["stages"]["ingest"]["kept"] == len(docs)  # no web-quality filter drops a curated document
@@ -157,3 +157,12 @@ def test_a_base_model_folder_without_a_model_names_the_option(tmp_path, endpoint
     (tmp_path / "empty").mkdir()
     assert adapt.main(base_argv(tmp_path, tmp_path / "docs", endpoint.url, tmp_path / "empty")) == 2
     assert "error: --base-model: " in capsys.readouterr().err and endpoint.stats()["chat_requests"] == 0
+
+
+def test_report_recommends_the_base_when_no_adapted_model_beats_it(tmp_path):
+    report = {"run": "r", "dataset": "d", "models": {m: m for m in ("base", "best_dev", "last", "wise")},
+              "eval": {"synthetic_dev": {"base": 0.90, "best_dev": 0.95, "last": 0.94, "wise": 0.93},
+                       "real": {"bm25": 0.80, "base": 0.801, "best_dev": 0.75, "last": 0.74, "wise": 0.77}}}
+    adapt._finish(report, tmp_path, {"eval": 1.0})
+    assert report["recommended"] == "base" and report["recommended_by"] == "real"
+    assert "keep the base model" in (tmp_path / "adapt_report.md").read_text()
