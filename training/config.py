@@ -75,6 +75,11 @@ class TrainingSection(StrictModel):
     device: str = Field("auto", description="auto, cpu, cuda, cuda:N, mps")
     precision: Literal["auto", "bf16", "fp16", "fp32"] = "auto"
     dataloader_num_workers: int = Field(0, ge=0)
+    freeze_embeddings: bool = Field(
+        False,
+        description="keep the token embedding matrix fixed (most of e5-small's weights): the rows of tokens the "
+        "training data shows cannot drift away from the rows of those it never shows; less optimizer memory",
+    )
     gradient_checkpointing: bool = False
     wise_ft_alphas: list[float] | None = Field(
         None,

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 from sentence_transformers import SentenceTransformer
 
 from eval.dense import encode_set, rank
@@ -79,3 +80,17 @@ def test_ablation_settings_from_the_command_line(
     assert info["global_steps"] == 4
     assert train.main([*argv, "--set", "data.styles=[question]"]) == 2  # the fixture has keywords only
     assert train.main([*argv, "--set", "data.num_negatives"]) == 2  # no '=': one clear error
+
+
+def test_frozen_token_embeddings_stay_put(
+    tiny_model: Path, fixture_dataset: Path, tiny_config: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "frozen"
+    argv = ["--config", str(tiny_config), "--dataset", str(fixture_dataset), "--model", str(tiny_model),
+            "--output-dir", str(out), "--max-steps", "4", "--set", "training.freeze_embeddings=true"]
+    assert train.main(argv) == 0
+    before = SentenceTransformer(str(tiny_model), device="cpu")[0].auto_model
+    after = SentenceTransformer(str(out / "final"), device="cpu")[0].auto_model
+    assert torch.equal(before.get_input_embeddings().weight, after.get_input_embeddings().weight)
+    layer = "encoder.layer.0.attention.self.query.weight"
+    assert not torch.equal(before.state_dict()[layer], after.state_dict()[layer])  # the layers above did train
