@@ -34,6 +34,9 @@ from tqdm.auto import tqdm
 
 from pipeline.mining.embeddings import model_key
 
+PROGRESS_MIN_TEXTS = 1000  # fewer texts encode in seconds: no bar
+PROGRESS_STEP = 256  # texts per encode call, so the bar moves within a shard
+
 
 def text_key(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()
@@ -80,11 +83,17 @@ class EmbeddingStore:
     def _encode(self, model, items: list[tuple[str, str]], batch_size: int, desc: str) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         shard = max(self._shards(), default=-1) + 1
-        starts = range(0, len(items), self.shard_size)
-        for start in tqdm(starts, desc=desc, unit="shard", disable=len(items) <= self.shard_size):
+        # progress in texts, not shards: one shard of a small corpus takes minutes on a laptop CPU
+        bar = tqdm(total=len(items), desc=desc, unit="text", disable=len(items) < PROGRESS_MIN_TEXTS)
+        for start in range(0, len(items), self.shard_size):
             part = items[start : start + self.shard_size]
-            vectors = model.encode([t for _, t in part], prompt=self.prompt, batch_size=batch_size,
-                                   normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
+            pieces = []
+            for at in range(0, len(part), PROGRESS_STEP):
+                texts = [t for _, t in part[at : at + PROGRESS_STEP]]
+                pieces.append(model.encode(texts, prompt=self.prompt, batch_size=batch_size,
+                                           normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False))
+                bar.update(len(texts))
+            vectors = np.concatenate(pieces)
             name = self.folder / f"shard-{shard:05d}"
             tmp = name.with_suffix(".tmp.npy")
             np.save(tmp, np.asarray(vectors, dtype=np.float32))
@@ -95,6 +104,7 @@ class EmbeddingStore:
             for row, (key, _) in enumerate(part):
                 self._index().setdefault(key, (shard, row))
             shard += 1
+        bar.close()
 
     def _gather(self, places: list[tuple[int, int]]) -> np.ndarray:
         if not places:

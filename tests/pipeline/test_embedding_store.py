@@ -48,3 +48,20 @@ def test_a_shard_cut_short_by_a_kill_is_encoded_again(tmp_path):
     assert len(fresh) == 2
     out = fresh.embed(model, ["a", "b", "c", "d"])
     assert model.encoded[4:] == ["c", "d"] and out.shape == (4, 3)
+
+
+def test_a_large_shard_is_encoded_in_steps_with_progress(tmp_path, monkeypatch, capsys):
+    from pipeline.mining import embedding_store
+
+    monkeypatch.setattr(embedding_store, "PROGRESS_MIN_TEXTS", 5)
+    monkeypatch.setattr(embedding_store, "PROGRESS_STEP", 3)
+    model = CountingModel()
+    texts = [f"testo {i}" for i in range(8)]
+    out = EmbeddingStore(tmp_path, "m", None, shard_size=100).embed(model, texts, desc="encoding passages")
+    np.testing.assert_array_equal(out, CountingModel().encode(texts))  # same vectors, in order, one shard
+    assert len(list((tmp_path).rglob("shard-*.npy"))) == 1
+    calls = []
+    model.encode = lambda texts, **kw: calls.append(len(texts)) or CountingModel.encode(model, texts, **kw)
+    EmbeddingStore(tmp_path, "m2", None, shard_size=100).embed(model, texts)
+    assert calls == [3, 3, 2]  # the bar moves within the shard
+    assert "encoding passages" in capsys.readouterr().err
