@@ -30,10 +30,11 @@ from datatrove.pipeline.writers import JsonlWriter
 
 from pipeline.errors import EndpointError, StageError
 from pipeline.executors import make_executor, read_step_stats
+from pipeline.generation.collect import collect_queries
 from pipeline.generation.endpoint import QueryInferenceRunner, api_key_from_env, preflight, query_rollout, redact
 from pipeline.generation.llamacpp import LOCAL_BACKENDS, check_server_available, local_server, resolve_gguf
 from pipeline.generation.progress import GenerationProgress
-from pipeline.generation.prompts import build_messages, parse_reply, prompt_hash, reply_schema, styles_for
+from pipeline.generation.prompts import build_messages, prompt_hash, reply_schema, styles_for
 from pipeline.generation.raw_replies import MAX_ATTEMPTS, TRANSIENT, error_cause, raw_records, reply_of
 from pipeline.generation.reply_store import ReplyStore, text_sha1
 from pipeline.run_folder import GENERATE_DROPPED, GENERATED_QUERIES
@@ -345,60 +346,23 @@ class GenerateStage(Stage):
     # ---------------------------------------------------------------- results
     def _collect(self, estimate: dict, elapsed: float, sent: int) -> dict[str, Any]:
         gen = self.config.generate
-        styles, refusals = self.styles, self.language.prompts.refusals
-        phash = prompt_hash(self.language.prompts, styles)
-        rows, dropped, drops, query_drops = [], [], {}, {}
-        seen, usage, causes = set(), {"prompt_tokens": 0, "completion_tokens": 0}, {}
-        # a passage's document as this run's passages stage has it: a stored reply may come from a run that grouped
-        # documents otherwise (passages.group_key)
+        phash = prompt_hash(self.language.prompts, self.styles)
         table = self.folder.read("passages.passages", columns=("passage_id", "doc_id"), allow_empty=True)
         doc_of = dict(zip(table.column("passage_id").to_pylist(), table.column("doc_id").to_pylist()))
-        chosen: dict[str, dict] = {}  # one record per passage: a usable reply wins over a failed request
-        for record in self._all_records():
-            if record["id"] not in chosen or ("error" in reply_of(chosen[record["id"]])
-                                              and "error" not in reply_of(record)):
-                chosen[record["id"]] = record
-        for record in chosen.values():
-            seen.add(record["id"])
-            reply = reply_of(record)
-            for key in usage:
-                usage[key] += (reply.get("usage") or {}).get(key, 0) or 0
-            if "error" in reply:
-                parsed_reason, parsed = "request_error", None
-                cause = error_cause(reply["error"])
-                causes[cause] = causes.get(cause, 0) + 1
-            else:
-                parsed = parse_reply(reply.get("text", ""), reply.get("finish_reason"), styles, refusals)
-                parsed_reason = parsed.drop_reason
-            if parsed is not None:
-                for reason, count in parsed.query_drops.items():
-                    query_drops[reason] = query_drops.get(reason, 0) + count
-            if parsed_reason:
-                drops[parsed_reason] = drops.get(parsed_reason, 0) + 1
-                dropped.append({"passage_id": record["id"], "reason": parsed_reason,
-                                "raw": (reply.get("text") or reply.get("error") or "")[:2000]})
-            in_reply = set()
-            for style, query, evidence in (parsed.queries if parsed and not parsed_reason else []):
-                qid = hashlib.sha1(f"{record['id']}|{style}|{query}".encode()).hexdigest()[:16]
-                if qid in in_reply:  # the same query twice in one reply (a style asked twice)
-                    query_drops["repeated_in_reply"] = query_drops.get("repeated_in_reply", 0) + 1
-                    continue
-                in_reply.add(qid)
-                rows.append({"query_id": qid, "passage_id": record["id"],
-                             "doc_id": doc_of.get(record["id"], record.get("metadata", {}).get("doc_id", "")),
-                             "style": style,
-                             "query": query, "evidence": evidence, "model": gen.model, "prompt_hash": phash})
-        if not seen:
+        got = collect_queries(self._all_records(), self.styles, self.language.prompts.refusals, phash, gen.model,
+                              doc_of)
+        if not got.passages:
             raise StageError(f"no replies were recorded in {self.folder.path('generate.raw')}: the generation did "
                              "not run")
-        self.folder.write("generate.queries", rows, GENERATED_QUERIES)
-        self.folder.write("generate.dropped", dropped, GENERATE_DROPPED)
+        self.folder.write("generate.queries", got.rows, GENERATED_QUERIES)
+        self.folder.write("generate.dropped", got.dropped, GENERATE_DROPPED)
 
         return {
-            "passages_in": estimate["passages"], "replies": len(seen), "rows": len(rows),
-            "replies_dropped": drops, "queries_dropped": query_drops, "request_errors_by_cause": causes,
+            "passages_in": estimate["passages"], "replies": got.passages, "rows": len(got.rows),
+            "replies_dropped": dict(got.replies_dropped), "queries_dropped": dict(got.queries_dropped),
+            "request_errors_by_cause": dict(got.error_causes),
             "retryable_failures": len(self._answered()[1] & self._target_ids()),
-            "prompt_tokens_estimate": estimate["prompt_tokens_estimate"], **usage,
+            "prompt_tokens_estimate": estimate["prompt_tokens_estimate"], **got.usage,
             "requests_this_run": sent,
             "requests_per_s": round(sent / elapsed, 4) if elapsed > 0 else None,  # server start-up included
             "model": gen.model, "backend": gen.backend, "prompt_hash": phash,
