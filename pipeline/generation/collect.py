@@ -47,7 +47,9 @@ def collect_queries(records: Iterable[dict], styles: list[str], refusals, prompt
         if earlier is None or ("error" in reply_of(earlier) and "error" not in reply_of(record)):
             chosen[record["id"]] = record
     out = CollectedQueries(passages=len(chosen))
-    for record in chosen.values():
+    # by passage id, not in the order the replies finished: with concurrent requests that order changes from run to
+    # run, and it carried through to the published train split (and mine's encoding batches)
+    for record in (chosen[pid] for pid in sorted(chosen)):
         reply = reply_of(record)
         for key in out.usage:
             out.usage[key] += (reply.get("usage") or {}).get(key, 0) or 0

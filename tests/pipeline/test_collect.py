@@ -46,3 +46,12 @@ def test_the_same_query_twice_in_one_reply_is_kept_once() -> None:
     got = collect_queries([_record("p1", text)], ["keywords", "keywords"], refusals, "h", "m", doc_of={})
     assert len(got.rows) == 1 and got.queries_dropped["repeated_in_reply"] == 1
     assert got.rows[0]["doc_id"] == "from-reply"  # not in this run's passages: the reply's own
+
+
+def test_rows_do_not_depend_on_the_order_replies_finished() -> None:
+    refusals = load_language("ita_Latn").prompts.refusals
+    records = [_record(f"p{i}", reply_content(f"{PASSAGE} numero {i}", STYLES)[0]) for i in range(6)]
+    first = collect_queries(records, STYLES, refusals, "h", "m", doc_of={})
+    again = collect_queries(records[::-1], STYLES, refusals, "h", "m", doc_of={})
+    assert [r["query_id"] for r in first.rows] == [r["query_id"] for r in again.rows]
+    assert [r["passage_id"] for r in first.rows][::2] == [f"p{i}" for i in range(6)]
