@@ -169,6 +169,10 @@ class FilterConfig(StrictModel):
     max_chars: int = 300
     max_questions: int | None = Field(
         1, ge=1, description="drop queries that ask more than this many questions (a person types one); null: off")
+    repeated_word_styles: list[str] = Field(
+        default_factory=lambda: ["keywords"],
+        description="drop queries of these styles that repeat a non-stop word (a keyword list names each thing once: "
+        "'filmato agenti agenti filmato' is padding); [] : off")
     near_duplicate_threshold: float = Field(0.8, gt=0, le=1, description="Jaccard of word 3-gram shingles")
     copy_max_ratio: float = Field(
         0.9, gt=0, le=1, description="drop a query whose longest verbatim passage span covers this share of it"

