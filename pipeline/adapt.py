@@ -72,6 +72,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--real-queries", help="BEIR folder (corpus.jsonl, queries.jsonl, qrels/test.tsv) of real queries")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="change one pipeline setting (YAML value), e.g. --set mine.num_negatives=2; repeatable")
+    p.add_argument("--train-set", dest="train_overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="change one training setting (training.train's config), e.g. --train-set loss.scale=50 or "
+                   "--train-set training.freeze_embeddings=false; repeatable")
     p.add_argument("--stop-after", choices=["dataset", "train"], help="stop after building the dataset / training")
     return p.parse_args(argv)
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from pipeline.config import PipelineConfig
 from pipeline.errors import ConfigError, InputDataError
-from retrieval.config import validate_config
+from retrieval.config import apply_overrides, parse_overrides, validate_config
 
 MIN_SHARE_IN_LANGUAGE = 0.5  # below this share of sampled documents in the language file's language: refuse
 SAMPLE_DOCUMENTS = 200
@@ -77,7 +77,7 @@ def adapt_train_config(args: argparse.Namespace, dataset: Path, output_dir: Path
         dims = [hidden, *(d for d in (256, 128, 64) if d < hidden)]
     except Exception:  # not a plain transformers config: train without Matryoshka rather than guess
         dims = None
-    return validate_config(TrainConfig, {
+    data = {
         "model": {"name_or_path": args.base_model, "max_seq_length": 192},
         "data": {"dataset": str(dataset), "num_negatives": 2, "max_dev_queries": 300, "max_dev_corpus": None},
         "loss": {"mini_batch_size": 16, "matryoshka_dims": dims},
@@ -85,7 +85,10 @@ def adapt_train_config(args: argparse.Namespace, dataset: Path, output_dir: Path
                      "learning_rate": args.learning_rate, "warmup_ratio": 0.1, "eval_steps": 10,
                      "save_total_limit": 2, "logging_steps": 5, "device": args.device, "seed": 42},
         "card": {"language": args.language.split("_")[0][:2] if args.language.endswith("_Latn") else "multilingual"},
-    }, "the training config of pipeline.adapt (from its options)", error=ConfigError)
+    }
+    overrides = parse_overrides(getattr(args, "train_overrides", []), "--train-set", ConfigError)
+    where = "the training config of pipeline.adapt (from its options and --train-set)"
+    return validate_config(TrainConfig, apply_overrides(data, overrides), where, error=ConfigError)
 
 
 def check_documents(config: PipelineConfig, args: argparse.Namespace) -> None:

@@ -132,6 +132,8 @@ def test_a_base_model_that_cannot_load_is_named(tmp_path, endpoint, capsys):
     (["--real-queries", "no/such/folder"], "evaluation set 'no/such/folder' is neither an existing folder"),
     (["--epochs", "-1"], "training.epochs: Input should be greater than 0"),
     (["--device", "tpu7"], "unknown device 'tpu7'"),
+    (["--train-set", "loss.temprature=0.01"], "loss.temprature"),
+    (["--train-set", "loss.scale=-3"], "loss.scale: Input should be greater than 0"),
 ])
 def test_training_and_evaluation_settings_fail_before_the_dataset(tmp_path, endpoint, tiny_model, capsys, extra,
                                                                    message):
@@ -166,3 +168,13 @@ def test_report_recommends_the_base_when_no_adapted_model_beats_it(tmp_path):
     adapt._finish(report, tmp_path, {"eval": 1.0})
     assert report["recommended"] == "base" and report["recommended_by"] == "real"
     assert "keep the base model" in (tmp_path / "adapt_report.md").read_text()
+
+
+def test_train_set_changes_the_training_config(tmp_path, tiny_model):
+    from pipeline.adapt_config import adapt_train_config
+
+    args = adapt.parse_args(["docs", "--name", "x", "--gguf", "m.gguf", "--base-model", str(tiny_model),
+                             "--train-set", "loss.scale=50", "--train-set", "loss.matryoshka_dims=null"])
+    cfg = adapt_train_config(args, tmp_path / "dataset", tmp_path / "model")
+    assert cfg.loss.scale == 50 and cfg.loss.matryoshka_dims is None
+    assert cfg.training.output_dir == str(tmp_path / "model")  # the rest as adapt sets it
