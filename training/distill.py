@@ -6,9 +6,9 @@ negative_1..k) is scored by the teacher once, before training, and the loss beco
 ``DistillKLDivLoss`` (the student's softmax over the row's candidates matches the teacher's) or ``MarginMSELoss``
 (the student's positive-minus-negative margins match the teacher's).
 
-Both sides are put on one scale: the student's score is cosine / ``1 / loss.scale`` (20 x cosine, as in the InfoNCE
-loss), the teacher's is its raw score / ``teacher.temperature`` (default 1.0 for a cross-encoder's logits, 0.05 for
-an embedder's cosine, the e5 training temperature).
+Both sides are put on one scale: the student's score is cosine / ``1 / loss.scale`` (100 x cosine by default, as in
+the InfoNCE loss), the teacher's is its raw score / ``teacher.temperature`` (default 1.0 for a cross-encoder's logits,
+0.01 for an embedder's cosine: the e5 training temperature, the student's default scale).
 
 Example config::
 
@@ -35,7 +35,7 @@ from training.config import TrainConfig
 logger = logging.getLogger(__name__)
 
 LABEL = "label"
-DEFAULT_TEMPERATURE = {"cross-encoder": 1.0, "embedder": 0.05}
+DEFAULT_TEMPERATURE = {"cross-encoder": 1.0, "embedder": 0.01}
 
 
 def teacher_kind(name_or_path: str, kind: str) -> str:
