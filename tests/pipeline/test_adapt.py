@@ -173,8 +173,10 @@ def test_report_recommends_the_base_when_no_adapted_model_beats_it(tmp_path):
 def test_train_set_changes_the_training_config(tmp_path, tiny_model):
     from pipeline.adapt_config import adapt_train_config
 
-    args = adapt.parse_args(["docs", "--name", "x", "--gguf", "m.gguf", "--base-model", str(tiny_model),
-                             "--train-set", "loss.scale=50", "--train-set", "loss.matryoshka_dims=null"])
+    argv = ["docs", "--name", "x", "--gguf", "m.gguf", "--base-model", str(tiny_model)]
+    cfg = adapt_train_config(adapt.parse_args(argv), tmp_path / "dataset", tmp_path / "model")
+    assert cfg.loss.scale == 100 and cfg.loss.matryoshka_dims is None  # the recipe that did not forget on SQuAD-it
+    args = adapt.parse_args([*argv, "--train-set", "loss.scale=50", "--train-set", "loss.matryoshka_dims=[64, 32]"])
     cfg = adapt_train_config(args, tmp_path / "dataset", tmp_path / "model")
-    assert cfg.loss.scale == 50 and cfg.loss.matryoshka_dims is None
+    assert cfg.loss.scale == 50 and cfg.loss.matryoshka_dims == [64, 32]
     assert cfg.training.output_dir == str(tmp_path / "model")  # the rest as adapt sets it
