@@ -9,7 +9,9 @@
 # Resumable: a variant whose model is finished is not trained again, and eval.run keeps each finished model's rows
 # (results/.../finished/), so rerunning the same command after a stop goes on where it stopped. Training runs on the
 # GPU when there is one (training.device: auto), otherwise on the CPU; the variants:
-#   recipe     configs/train_cpu_proof.yaml as it is (1 epoch, lr 1e-5, 2 mined negatives)
+#   recipe     configs/train_cpu_proof.yaml as it is (1 epoch, lr 1e-5, 2 mined negatives, InfoNCE scale 100, no
+#              Matryoshka: the settings that did not forget on SQuAD-it, results/squad_it_adapt/ablation)
+#   matryoshka the recipe inside MatryoshkaLoss (384/256/128/64): smaller sizes against full-size forgetting
 #   longer     4 epochs at lr 2e-5, 2 mined negatives, WiSE-FT weight chosen on dev among 0.25/0.5/0.75/1
 #   no_neg     as longer, without mined negatives (in-batch negatives only)
 #   keywords   as longer, keyword queries only
@@ -22,17 +24,18 @@ DATASET="${DATASET:-data/datasets/it_corpus}"
 SQUAD="${SQUAD:-../shared/eval/squad_it_test}"
 OUT="${OUT:-runs/proof}"
 RESULTS="${RESULTS:-results/proof}"
-VARIANTS="${VARIANTS:-recipe longer no_neg keywords questions}"
+VARIANTS="${VARIANTS:-recipe matryoshka longer no_neg keywords questions}"
 
 longer=(--epochs 4 --set training.learning_rate=2e-5 --set "training.wise_ft_alphas=[0.25,0.5,0.75,1.0]")
 settings() {
   case "$1" in
     recipe) ;;
+    matryoshka) echo --set "loss.matryoshka_dims=[384,256,128,64]" ;;
     longer) echo "${longer[@]}" ;;
     no_neg) echo "${longer[@]}" --set data.num_negatives=0 ;;
     keywords) echo "${longer[@]}" --set "data.styles=[keywords]" ;;
     questions) echo "${longer[@]}" --set "data.styles=[question]" ;;
-    *) echo "error: unknown variant '$1' (recipe longer no_neg keywords questions)" >&2; exit 2 ;;
+    *) echo "error: unknown variant '$1' (recipe matryoshka longer no_neg keywords questions)" >&2; exit 2 ;;
   esac
 }
 
