@@ -12,6 +12,7 @@ passages), ``embeddings/`` (cached passage embeddings, reused by mine).
 from __future__ import annotations
 
 from collections import Counter
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -143,11 +144,9 @@ class FilterStage(Stage):
                 min_specific_words=g.min_specific_words.get(q["style"], 0))
         return None
 
-    @property
+    @cached_property
     def _stop_words(self) -> set[str]:
-        if not hasattr(self, "_stop"):
-            self._stop = set(self.language.stop_words)
-        return self._stop
+        return set(self.language.stop_words)
 
     def _grounding_rules(self) -> GroundingRules:
         if not hasattr(self, "_grounding"):
