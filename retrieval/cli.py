@@ -24,6 +24,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
 
 from retrieval.errors import UserError
@@ -42,9 +43,12 @@ def cli_main(interrupted: str = "interrupted", hard_exit: bool = False,
 
     Args:
         interrupted: the line printed on Ctrl-C, e.g. how to resume.
-        hard_exit: on Ctrl-C leave with ``os._exit`` (after flushing): worker threads of an interrupted inference
-            would otherwise keep the process alive. Only for work that is safe to kill at any point.
-        sigterm: while ``main`` runs, a SIGTERM (plain ``kill``) interrupts it like Ctrl-C, so cleanups run.
+        hard_exit: on Ctrl-C, and after a user error that leaves worker threads running, leave with ``os._exit``
+            (after flushing): the threads of a stopped inference (an asyncio loop, aiosqlite's connection thread)
+            would otherwise keep the process alive for ever. Only for work that is safe to kill at any point.
+        sigterm: while ``main`` runs, a SIGTERM (plain ``kill``) interrupts it like Ctrl-C, so cleanups run. An error
+            that follows the signal (the LLM server of the same process group died with it) counts as the
+            interrupt: the resume line and status 130.
 
     Example::
 
@@ -89,27 +93,48 @@ def run_cli(main: Main, argv: list[str] | None = None, *, interrupted: str = "in
             sigterm: bool = False) -> int:
     """``main(argv)``'s exit status (None counts as 0), 2 after a user error, 130 after an interrupt."""
     on_sigterm = sigterm and threading.current_thread() is threading.main_thread()  # signals: main thread only
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt) if on_sigterm else None
+    killed = threading.Event()
+
+    def raise_interrupt(signum: int, frame: object) -> None:
+        """A plain ``kill`` stops the command like Ctrl-C: cleanups run (no local LLM server left behind)."""
+        killed.set()
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, raise_interrupt) if on_sigterm else None
     try:
         return main(argv) or EXIT_OK
     except UserError as exc:
         _log_traceback(exc)
+        if killed.is_set():  # e.g. "connection reset": the LLM server got the same signal; the stop is the cause
+            print(f"{interrupted} (after: {str(exc).splitlines()[0]})", file=sys.stderr, flush=True)
+            return _leave(EXIT_INTERRUPTED, hard_exit)
         print(f"error: {exc}", file=sys.stderr, flush=True)
-        return EXIT_USER_ERROR
+        return _leave(EXIT_USER_ERROR, hard_exit and _threads_left())
     except KeyboardInterrupt:
         print(interrupted, file=sys.stderr, flush=True)
-        if hard_exit:
-            sys.stdout.flush()
-            os._exit(EXIT_INTERRUPTED)
-        return EXIT_INTERRUPTED
+        return _leave(EXIT_INTERRUPTED, hard_exit)
     finally:
         if on_sigterm:
             signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
 
 
-def _raise_interrupt(signum: int, frame: object) -> None:
-    """A plain ``kill`` (SIGTERM) stops the command like Ctrl-C: cleanups run (no local LLM server left behind)."""
-    raise KeyboardInterrupt
+def _leave(status: int, now: bool) -> int:
+    """``status``, or (``now``) end the process with it at once, skipping the wait for non-daemon threads."""
+    if now:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+    return status
+
+
+def _threads_left(grace_s: float = 3.0) -> bool:
+    """Whether non-daemon threads other than this one are still running after ``grace_s`` seconds: the interpreter
+    would wait for them at exit, for ever when they are the loop threads of an inference stopped by an error."""
+    others = [t for t in threading.enumerate() if t is not threading.current_thread() and not t.daemon]
+    deadline = time.monotonic() + grace_s
+    for thread in others:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    return any(t.is_alive() for t in others)
 
 
 def _log_traceback(exc: BaseException) -> None:

@@ -143,3 +143,35 @@ def test_without_a_port_a_free_one_is_chosen(tmp_path):
     args = json.loads(Path(str(binary) + ".args.json").read_text())
     assert int(args[args.index("--port") + 1]) > 0
 
+
+
+def test_a_process_group_sigterm_during_generation_ends_the_run(tmp_path):
+    """SIGTERM to the whole process group (``timeout``, a session's end) reaches the run and its llama-server at
+    once; the run used to print the server's dropped connection as an error and then hang for ever on datatrove's
+    inference threads. It must exit with the resume line, and its finished chunks stay on disk."""
+    import signal
+    import subprocess
+    import time
+
+    from tests.pipeline.test_reply_store import STOPPED_RUN
+
+    alias = 'args[args.index("--alias") + 1]'
+    slow = FAKE_SERVER.replace(f"{alias}]", f'{alias}, "--delay", "0.5"]')
+    cfg = server_config(tmp_path, write_binary(tmp_path, slow), max_passages=12, batch_passages=12,
+                        records_per_chunk=2, concurrency=1)
+    write_passages(cfg.run_dir, italian_passages(12))
+    child = subprocess.Popen([sys.executable, "-c", STOPPED_RUN, json.dumps(cfg.model_dump(mode="json"))], cwd=ROOT,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    raw = cfg.run_dir / "generate" / "raw"
+    deadline = time.time() + 60
+    while not list(raw.rglob("*.jsonl.gz")) and time.time() < deadline and child.poll() is None:
+        time.sleep(0.1)  # a first chunk is written: requests are flowing
+    os.killpg(child.pid, signal.SIGTERM)
+    try:
+        status = child.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(child.pid, signal.SIGKILL)
+        pytest.fail("the run did not exit after SIGTERM")
+    err = child.stderr.read()
+    assert status == 130 and "interrupted" in err and "Traceback" not in err, err
+    assert list(raw.rglob("*.jsonl.gz"))

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 import signal
+import threading
 from pathlib import Path
 
 import pytest
 
-from retrieval.cli import EXIT_INTERRUPTED, EXIT_USER_ERROR, cli_main, positive_int
+from retrieval.cli import EXIT_INTERRUPTED, EXIT_USER_ERROR, _threads_left, cli_main, positive_int
 from retrieval.errors import ConfigError
 
 
@@ -56,6 +57,34 @@ def test_sigterm_interrupts_while_main_runs_and_the_handler_is_restored() -> Non
 
     assert killed([]) == EXIT_INTERRUPTED
     assert signal.getsignal(signal.SIGTERM) == before
+
+
+def test_an_error_that_follows_a_sigterm_is_reported_as_the_interrupt(capsys: pytest.CaptureFixture) -> None:
+    """The LLM server got the same SIGTERM and the stage stops on its dropped connection: the user sees the resume
+    line and status 130, not an endpoint error to fix."""
+
+    @cli_main(interrupted="interrupted: rerun to resume", sigterm=True)
+    def killed(argv: list[str] | None = None) -> int:
+        try:
+            signal.raise_signal(signal.SIGTERM)
+        except KeyboardInterrupt:  # what inference code may swallow before the connection error surfaces
+            pass
+        raise ConfigError("query generation stopped: Connection reset by peer")
+
+    assert killed([]) == EXIT_INTERRUPTED
+    assert capsys.readouterr().err == ("interrupted: rerun to resume (after: query generation stopped: Connection "
+                                       "reset by peer)\n")
+
+
+def test_threads_left_waits_for_finishing_threads_and_names_stuck_ones() -> None:
+    release = threading.Event()
+    stuck = threading.Thread(target=release.wait)  # non-daemon: the interpreter would wait for it at exit
+    stuck.start()
+    try:
+        assert _threads_left(grace_s=0.1)
+    finally:
+        release.set()
+    assert not _threads_left(grace_s=5.0)
 
 
 def test_traceback_goes_to_the_log_file(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
