@@ -88,8 +88,9 @@ class PublishStage(Stage):
         if target.exists():
             shutil.rmtree(target)
         tmp.replace(target)
-        print(f"[publish] dataset copied to {target}; keep it with `git add {target}` and mark the version with "
-              f"`git tag dataset-{self.config.run_name}-{self.config.publish.tag}`")
+        # the tag is named after the folder, as scripts/tag_dataset_versions.sh names it from history
+        print(f"[publish] dataset copied to {target}; keep it with `git add {target}` and, once committed, mark the "
+              f"version with `git tag dataset-{target.name}-{self.config.publish.tag}`")
         return str(target)
 
     def summary(self, stats: dict[str, Any]) -> str:
