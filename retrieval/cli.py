@@ -46,7 +46,8 @@ def cli_main(interrupted: str = "interrupted", hard_exit: bool = False,
         hard_exit: on Ctrl-C, and after a user error that leaves worker threads running, leave with ``os._exit``
             (after flushing): the threads of a stopped inference (an asyncio loop, aiosqlite's connection thread)
             would otherwise keep the process alive for ever. Only for work that is safe to kill at any point.
-        sigterm: while ``main`` runs, a SIGTERM (plain ``kill``) interrupts it like Ctrl-C, so cleanups run. An error
+        sigterm: while ``main`` runs, a SIGTERM (plain ``kill``) interrupts it like Ctrl-C, so cleanups run, and
+            Ctrl-C raises at once wherever the main thread is (also inside ``asyncio.run``). An error
             that follows the signal (the LLM server of the same process group died with it) counts as the
             interrupt: the resume line and status 130.
 
@@ -96,11 +97,16 @@ def run_cli(main: Main, argv: list[str] | None = None, *, interrupted: str = "in
     killed = threading.Event()
 
     def raise_interrupt(signum: int, frame: object) -> None:
-        """A plain ``kill`` stops the command like Ctrl-C: cleanups run (no local LLM server left behind)."""
+        """A plain ``kill`` (or Ctrl-C) stops the command: cleanups run (no local LLM server left behind)."""
         killed.set()
         raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGTERM, raise_interrupt) if on_sigterm else None
+    # Ctrl-C the same way: left at Python's default, asyncio.run (datatrove's inference) takes SIGINT over and only
+    # cancels its main task, which an inference may outlive (the run then went on to the end, status 0). A SIGINT
+    # that the parent set to be ignored (a background job) stays ignored.
+    own_sigint = on_sigterm and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    previous_int = signal.signal(signal.SIGINT, raise_interrupt) if own_sigint else None
     try:
         return main(argv) or EXIT_OK
     except UserError as exc:
@@ -116,6 +122,8 @@ def run_cli(main: Main, argv: list[str] | None = None, *, interrupted: str = "in
     finally:
         if on_sigterm:
             signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+        if own_sigint:
+            signal.signal(signal.SIGINT, previous_int)
 
 
 def _leave(status: int, now: bool) -> int:

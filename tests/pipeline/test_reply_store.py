@@ -110,7 +110,7 @@ def test_resume_after_a_kill_inside_an_open_chunk(tmp_path, monkeypatch):
 
     monkeypatch.setenv(KEY_ENV, SECRET)
     root = Path(__file__).resolve().parents[2]
-    with FakeOpenAIServer(model=MODEL, api_key=SECRET, delay=0.2) as fake:
+    with FakeOpenAIServer(model=MODEL, api_key=SECRET, delay=0.5) as fake:  # room to stop it half-way under load
         cfg = gen_config(tmp_path, fake.url, max_passages=12, records_per_chunk=2000, concurrency=1)
         write_passages(cfg.run_dir, italian_passages(12))
         data = cfg.model_dump(mode="json")
@@ -174,7 +174,7 @@ def test_a_stopped_run_keeps_its_finished_chunks_in_the_store(tmp_path, monkeypa
     monkeypatch.setenv(KEY_ENV, SECRET)
     root = Path(__file__).resolve().parents[2]
     store = tmp_path / "committed" / "replies"
-    with FakeOpenAIServer(model=MODEL, api_key=SECRET, delay=0.2) as fake:
+    with FakeOpenAIServer(model=MODEL, api_key=SECRET, delay=0.5) as fake:  # room to stop it half-way under load
         cfg = gen_config(tmp_path / "machine1", fake.url, max_passages=12, batch_passages=12, records_per_chunk=2,
                          concurrency=1, reply_store=str(store))
         write_passages(cfg.run_dir, italian_passages(12))
