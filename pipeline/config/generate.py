@@ -173,6 +173,14 @@ class FilterConfig(StrictModel):
         default_factory=lambda: ["keywords"],
         description="drop queries of these styles that repeat a non-stop word (a keyword list names each thing once: "
         "'filmato agenti agenti filmato' is padding); [] : off")
+    common_word_styles: list[str] = Field(
+        default_factory=lambda: ["keywords"],
+        description="drop queries of these styles whose every content word is common in the corpus (it names "
+        "nothing that singles out a passage: 'carabinieri donna denunce'); [] : off")
+    common_word_share: float = Field(
+        0.01, gt=0, le=1, description="a word is common when more than this share of the corpus passages hold it")
+    common_word_min_passages: int = Field(
+        20, ge=1, description="...and more than this many (a small corpus makes every share large)")
     near_duplicate_threshold: float = Field(0.8, gt=0, le=1, description="Jaccard of word 3-gram shingles")
     copy_max_ratio: float = Field(
         0.9, gt=0, le=1, description="drop a query whose longest verbatim passage span covers this share of it"

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter
+from collections.abc import Iterable
 from difflib import SequenceMatcher
 
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -57,6 +59,33 @@ def repeated_content_word(text: str, stop_words: set[str]) -> str | None:
             return word
         seen.add(word)
     return None
+
+
+class WordFrequencies:
+    """In how many passages of the corpus each word occurs (document frequency), for the common-words rule.
+
+    A keyword query made only of words that fill the corpus ("carabinieri donna denunce", "ladri in casa centrale"
+    in a corpus of local crime news) names nothing that tells its passage from hundreds of others: no one types it
+    to find that passage. Written here rather than taken from the BM25 index: the rule runs before round-trip (cheap
+    rules first) and needs only a Counter over ``words``, the tokenization every other rule uses.
+
+    Example:
+        >>> freq = WordFrequencies(["furto a Carpi", "furto in via Roma", "furto di bici a Carpi"])
+        >>> freq.rarest("furto Carpi bici", stop_words={"a", "di"})
+        ('bici', 1)
+    """
+
+    def __init__(self, texts: Iterable[str]):
+        self.passages = 0
+        self.counts: Counter[str] = Counter()
+        for text in texts:
+            self.passages += 1
+            self.counts.update(set(words(text)))
+
+    def rarest(self, query: str, stop_words: set[str]) -> tuple[str, int] | None:
+        """The query's content word found in the fewest passages, with that count (None: no content word)."""
+        return min(((w, self.counts[w]) for w in content_words(query, stop_words)), key=lambda x: (x[1], x[0]),
+                   default=None)
 
 
 class LanguageScorer:

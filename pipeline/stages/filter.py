@@ -1,8 +1,10 @@
 """filter: keep only queries that are good training signal.
 
 Rules, cheapest first, each counted by reason: decontamination (passages and queries overlapping the evaluation
-sets), language, length, exact duplicates, near-duplicates among a passage's queries, copy-paste from the passage,
-round-trip consistency (the base embedder must rank the query's own passage in its top k among all passages).
+sets), language, length, several questions in one, repeated or only common words in a keyword query, copy-paste
+from the passage, grounding (evidence and content words taken from the passage), exact duplicates, near-duplicates
+among a passage's queries, round-trip consistency (a panel of judges, the base embedder and BM25 by default, must
+rank the query's own passage in their top k among all passages, as filter.round_trip.agree says).
 
 Output under ``runs/<name>/filter/``: ``queries.parquet`` (kept queries, with ``positive_rank``),
 ``dropped.parquet`` (every dropped query with its reason), ``passages.parquet`` (the corpus minus contaminated
@@ -24,6 +26,7 @@ from pipeline.filtering.grounding import GroundingRules
 from pipeline.filtering.judges import build_panel
 from pipeline.filtering.rules import (
     LanguageScorer,
+    WordFrequencies,
     content_words,
     copied_fraction,
     jaccard,
@@ -55,6 +58,7 @@ class FilterStage(Stage):
         passages = self._corpus(self.folder.read("passages.passages").to_pylist(), {q["passage_id"] for q in queries})
         passages, contaminated = self._decontaminate_passages(passages)
         text_of = {p["passage_id"]: p["text"] for p in passages}
+        self._word_frequencies = WordFrequencies(text_of.values())  # the retrieval corpus the query must stand out in
         kept, dropped = [], []
 
         def drop(q: dict, reason: str, detail: str = "") -> None:
@@ -131,6 +135,10 @@ class FilterStage(Stage):
             return "multi_question", f"{n_questions} questions in one query"
         if q["style"] in f.repeated_word_styles and (word := repeated_content_word(query, self._stop_words)):
             return "repeated_word", word
+        if q["style"] in f.common_word_styles and (rarest := self._word_frequencies.rarest(query, self._stop_words)):
+            limit = max(f.common_word_share * self._word_frequencies.passages, f.common_word_min_passages)
+            if rarest[1] > limit:
+                return "common_words", f"rarest word '{rarest[0]}' is in {rarest[1]} passages"
         if n_words >= f.copy_min_words:
             share = copied_fraction(query, text_of.get(q["passage_id"], ""))
             if share >= f.copy_max_ratio:

@@ -7,6 +7,7 @@ from datatrove.utils.text import ngrams
 
 from pipeline.filtering.rules import (
     LanguageScorer,
+    WordFrequencies,
     content_words,
     copied_fraction,
     jaccard,
@@ -51,6 +52,14 @@ def test_repeated_content_word():
     assert repeated_content_word("Porsche porsche scusa", stop) == "porsche"  # case does not make a new word
     assert repeated_content_word("via Pisano via Vellani 70", stop) is None  # stop words may repeat
     assert repeated_content_word("furto di biciclette alla stazione", stop) is None
+
+
+def test_word_frequencies_count_passages_not_occurrences():
+    freq = WordFrequencies(["furto furto furto a Carpi", "Furto in via Roma", "rapina a Carpi"])
+    assert freq.passages == 3 and freq.counts["furto"] == 2  # case-folded, once per passage
+    assert freq.rarest("furto Carpi via", stop_words={"a", "in"}) == ("via", 1)
+    assert freq.rarest("furto Bomporto", stop_words=set()) == ("bomporto", 0)  # a word the corpus lacks is rarest
+    assert freq.rarest("a in", stop_words={"a", "in"}) is None
 
 
 def test_language_scorer():
