@@ -96,6 +96,7 @@ ARTIFACTS: dict[str, Artifact] = {
     "filter.dropped": Artifact("filter", "dropped.parquet", tuple(FILTER_DROPPED.names)),
     "mine.triplets": Artifact("mine", "triplets.parquet", tuple(TRIPLET_SCHEMA.names)),
     "mine.embeddings": Artifact("mine", "embeddings"),
+    "mine.tasks": Artifact("mine", "tasks_{tasks}"),  # sharded mining: logs/ (datatrove markers) and shards/
     "split.triplets": Artifact("split", "{split}.parquet", tuple(SPLIT_TRIPLET_SCHEMA.names)),
     "split.documents": Artifact("split", "documents.parquet", ("doc_id", "group_id", "split", "queries")),
     "split.beir": Artifact("split", "beir"),

@@ -32,6 +32,8 @@ class MineConfig(StrictModel):
     relative_margin: float = Field(0.05, ge=0, lt=1, description="TopK-PercPos: negative <= (1-margin)*positive")
     batch_size: int = Field(64, ge=1)
     use_faiss: bool = True
+    tasks: int = Field(1, ge=1, description="mine the queries in this many shards, as tasks on the run's executor "
+                       "(local workers, Slurm, Ray; a killed stage resumes task by task); 1: in this process")
     llm_judge: bool = Field(False, description="ask the generate endpoint whether a negative answers the query")
     judge_extra: int = Field(2, ge=0, description="with llm_judge: extra candidates to judge per query beyond k")
 

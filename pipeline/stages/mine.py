@@ -29,6 +29,7 @@ from pipeline.mining.embedding_store import EmbeddingStore
 from pipeline.mining.embeddings import EmbeddingCache
 from pipeline.mining.miner import Miner
 from pipeline.mining.stats import triplet_stats
+from pipeline.mining.tools import MiningTools
 from pipeline.run_folder import TRIPLET_SCHEMA
 from pipeline.stages.base import Stage, format_drops
 from retrieval.errors import ModelError
@@ -43,9 +44,10 @@ class MineStage(Stage):
         # with the judge on, its model and endpoint shape the output too (not the rest of the generate section)
         gen = self.config.generate
         judge = [gen.backend, gen.model, gen.endpoint_url] if self.config.mine.llm_judge else None
-        return hashlib.sha256(json.dumps([super().config_hash(), judge]).encode()).hexdigest()[:16]
+        own = self.config.section_hash("mine", exclude={"mine": {"tasks"}})  # shards give the same rows
+        return hashlib.sha256(json.dumps([own, judge]).encode()).hexdigest()[:16]
 
-    def _inputs(self) -> tuple[list[dict], Corpus, int]:
+    def inputs(self) -> tuple[list[dict], Corpus, int]:
         queries = self.folder.read("filter.queries").to_pylist()
         passages = self.folder.read("filter.passages", columns=("passage_id", "doc_id", "text")).to_pylist()
         corpus = Corpus.from_rows(passages)
@@ -62,38 +64,14 @@ class MineStage(Stage):
 
     def process(self) -> dict[str, Any]:
         cfg = self.config.mine
-        rows, corpus, orphans = self._inputs()
-        print(f"[mine] {len(rows)} queries, {len(corpus)} unique passages; method {cfg.method}, model {cfg.model}")
-        try:
-            model = load_embedder(cfg.model)
-        except ModelError as e:
-            raise ConfigError(f"mine.model: {e}") from None
-        cache = EmbeddingCache(model, cfg.model, self.folder.path("mine.embeddings"))
-        query_texts = list(dict.fromkeys(r["query"] for r in rows))
-        positives_of: dict[str, set[int]] = {}
-        for r in rows:
-            positives_of.setdefault(r["query"], set()).add(r["positive_index"])
-        store = self.folder.path("run.embeddings")  # what the filter's judges embedded is not embedded again
-        miner = Miner(
-            corpus, cfg,
-            query_embeddings=cache.encode("query", query_texts, cfg.query_prompt or None, cfg.batch_size,
-                                          reuse=lambda: EmbeddingStore(store, cfg.model, cfg.query_prompt)
-                                          .embed(model, query_texts, cfg.batch_size, desc="queries")),
-            corpus_embeddings=cache.encode("corpus", corpus.texts, cfg.corpus_prompt or None, cfg.batch_size,
-                                           reuse=lambda: EmbeddingStore(store, cfg.model, cfg.corpus_prompt)
-                                           .embed(model, corpus.texts, cfg.batch_size, desc="passages")),
-            query_index={q: i for i, q in enumerate(query_texts)}, positives_of=positives_of,
-        )
-        drops = Counter()
-        if cfg.method in ("dense", "hybrid"):
-            miner.dense = dense_candidates(model, [r["query"] for r in rows],
-                                           [corpus.texts[r["positive_index"]] for r in rows], corpus, cfg,
-                                           cache.folder)
-            drops["guard_dense"] = miner.dense.guard_dropped
-        if cfg.method in ("bm25", "hybrid"):
-            miner.bm25 = Bm25Index(corpus.texts, LanguageTokenizer.for_language(self.language),
-                                   self.folder.path("run.bm25"))
-        out = self._mine_all(miner, rows, drops)
+        rows, corpus, orphans = self.inputs()
+        print(f"[mine] {len(rows)} queries, {len(corpus)} unique passages; method {cfg.method}, model {cfg.model}"
+              + (f"; {cfg.tasks} tasks" if cfg.tasks > 1 else ""))
+        tools = self.tools(corpus)
+        if cfg.tasks > 1:
+            out, drops = self._mine_in_tasks(len(rows))
+        else:
+            out, drops = self.mine_rows(rows, corpus, tools)
         self._write(out)
         drops["positive_not_in_corpus"] = orphans
         return {
@@ -105,8 +83,67 @@ class MineStage(Stage):
             "num_negatives": cfg.num_negatives, "range_min": cfg.range_min, "range_max": cfg.range_max,
             "relative_margin": cfg.relative_margin, "llm_judge": cfg.llm_judge,
             "judge_model": self.config.generate.model if cfg.llm_judge else None,
-            "embeddings_reused": sorted(set(cache.hits)),
+            "embeddings_reused": sorted(set(tools.cache.hits)), "tasks": cfg.tasks,
         }
+
+    def tools(self, corpus: Corpus) -> MiningTools:
+        """What every query shares: the model, the embedding cache holding the corpus embeddings, the BM25 index.
+        Built once by the stage before any task starts (tasks then load them, none builds them concurrently)."""
+        cfg = self.config.mine
+        try:
+            model = load_embedder(cfg.model)
+        except ModelError as e:
+            raise ConfigError(f"mine.model: {e}") from None
+        cache = EmbeddingCache(model, cfg.model, self.folder.path("mine.embeddings"))
+        store = self.folder.path("run.embeddings")  # what the filter's judges embedded is not embedded again
+        corpus_embeddings = cache.encode("corpus", corpus.texts, cfg.corpus_prompt or None, cfg.batch_size,
+                                         reuse=lambda: EmbeddingStore(store, cfg.model, cfg.corpus_prompt)
+                                         .embed(model, corpus.texts, cfg.batch_size, desc="passages"))
+        bm25 = None
+        if cfg.method in ("bm25", "hybrid"):
+            bm25 = Bm25Index(corpus.texts, LanguageTokenizer.for_language(self.language), self.folder.path("run.bm25"))
+        return MiningTools(model, cache, corpus_embeddings, bm25)
+
+    def mine_rows(self, rows: list[dict], corpus: Corpus, tools: MiningTools) -> tuple[list[dict], Counter]:
+        """Negatives for ``rows`` (query rows with ``positive_index``), in their order, and the drop counts. Each
+        query's negatives depend only on it and the corpus, so any split of the rows gives the same output rows."""
+        cfg = self.config.mine
+        query_texts = list(dict.fromkeys(r["query"] for r in rows))
+        positives_of: dict[str, set[int]] = {}
+        for r in rows:
+            positives_of.setdefault(r["query"], set()).add(r["positive_index"])
+        store = self.folder.path("run.embeddings")
+        miner = Miner(
+            corpus, cfg,
+            query_embeddings=tools.cache.encode("query", query_texts, cfg.query_prompt or None, cfg.batch_size,
+                                                reuse=lambda: EmbeddingStore(store, cfg.model, cfg.query_prompt)
+                                                .embed(tools.model, query_texts, cfg.batch_size, desc="queries")),
+            corpus_embeddings=tools.corpus_embeddings,
+            query_index={q: i for i, q in enumerate(query_texts)}, positives_of=positives_of, bm25=tools.bm25,
+        )
+        drops = Counter()
+        if cfg.method in ("dense", "hybrid"):
+            miner.dense = dense_candidates(tools.model, [r["query"] for r in rows],
+                                           [corpus.texts[r["positive_index"]] for r in rows], corpus, cfg,
+                                           tools.cache.folder)
+            drops["guard_dense"] = miner.dense.guard_dropped
+        return self._mine_all(miner, rows, drops), drops
+
+    def _mine_in_tasks(self, n_rows: int) -> tuple[list[dict], Counter]:
+        """Mine in ``mine.tasks`` shards of the queries on the configured executor (local workers, Slurm, Ray);
+        datatrove's completion markers let a killed stage resume task by task. The shards are joined in order."""
+        from pipeline.executors import all_tasks_done, make_executor
+        from pipeline.mining.shards import MineShard, read_shards
+
+        tasks = min(self.config.mine.tasks, n_rows)
+        folder = self.folder.path("mine.tasks", tasks=str(tasks))  # one task count's markers and shards
+        executor = make_executor(self.config.executor, [MineShard(self.config.model_dump(mode="json"))],
+                                 folder / "logs", tasks, "mine", workers=self.config.executor.workers)
+        executor.run()
+        if not all_tasks_done(executor):  # Slurm: submitted; the rerun after the jobs finish joins the shards
+            raise StageError(f"mine: {len(executor.get_incomplete_ranks())} of {tasks} tasks have not finished "
+                             f"(logs in {folder / 'logs'}): rerun the same command when they have")
+        return read_shards(folder / "shards", tasks)
 
     def _mine_all(self, miner: Miner, rows: list[dict], drops: Counter) -> list[dict]:
         """Mine every query; with the judge, queries go to the endpoint concurrently (generate.concurrency)."""

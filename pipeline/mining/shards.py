@@ -1,0 +1,84 @@
+"""Mining in shards of the queries, as datatrove tasks: one per ``mine.tasks``, on the run's executor.
+
+Task ``rank`` of ``world_size`` mines the contiguous slice of the query rows that ``shard_bounds`` gives it, with
+the model, corpus embeddings and BM25 index the stage prepared (loaded from their caches, never rebuilt by a
+task), and writes ``mine/tasks_<N>/shards/<rank>.parquet`` plus its drop counts. datatrove marks the task complete only
+after that, so a killed stage resumes with the unfinished tasks alone. Joined in rank order, the shards are the
+rows an unsharded run writes: a query's negatives depend only on the query and the corpus.
+
+Example::
+
+    shard_bounds(10, rank=1, world_size=3)   # (3, 6): rows 3, 4, 5
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from datatrove.pipeline.base import PipelineStep
+
+from pipeline.errors import StageError
+from pipeline.run_folder import TRIPLET_SCHEMA
+
+
+def shard_bounds(n_rows: int, rank: int, world_size: int) -> tuple[int, int]:
+    """The [start, end) rows of shard ``rank``: contiguous, sizes differing by at most one, in order."""
+    return n_rows * rank // world_size, n_rows * (rank + 1) // world_size
+
+
+def shard_files(folder: Path, rank: int) -> tuple[Path, Path]:
+    return folder / f"{rank:05d}.parquet", folder / f"{rank:05d}.drops.json"
+
+
+def write_shard(folder: Path, rank: int, rows: list[dict], drops: Counter) -> None:
+    """Both files of a shard, each written under a temporary name first: a killed task leaves no half shard."""
+    folder.mkdir(parents=True, exist_ok=True)
+    table, counts = shard_files(folder, rank)
+    tmp = table.with_suffix(".tmp")
+    pq.write_table(pa.Table.from_pylist(rows, schema=TRIPLET_SCHEMA), tmp)
+    tmp.replace(table)
+    tmp = counts.with_suffix(".tmp")
+    tmp.write_text(json.dumps(dict(drops)))
+    tmp.replace(counts)
+
+
+def read_shards(folder: Path, tasks: int) -> tuple[list[dict], Counter]:
+    """Every shard's rows in rank order and the summed drop counts."""
+    rows, drops = [], Counter()
+    for rank in range(tasks):
+        table, counts = shard_files(folder, rank)
+        if not (table.is_file() and counts.is_file()):
+            raise StageError(f"mine: shard {rank} is missing from {folder} although its task finished; rerun with "
+                             "`--stage mine --force`")
+        rows += pq.read_table(table).to_pylist()
+        drops.update(json.loads(counts.read_text()))
+    return rows, drops
+
+
+class MineShard(PipelineStep):
+    """One task of the sharded mine stage (see the module docstring). Takes the run's config as a plain dict, so
+    the step pickles to spawned workers, Slurm and Ray alike."""
+
+    name = "⛏ Mine shard"
+    type = "⛏ - MINER"
+
+    def __init__(self, config_data: dict):
+        super().__init__()
+        self.config_data = config_data
+
+    def run(self, data=None, rank: int = 0, world_size: int = 1):
+        from pipeline.config import config_from_dict
+        from pipeline.stages.mine import MineStage
+
+        stage = MineStage(config_from_dict(self.config_data))
+        rows, corpus, _ = stage.inputs()
+        start, end = shard_bounds(len(rows), rank, world_size)
+        out, drops = stage.mine_rows(rows[start:end], corpus, stage.tools(corpus))
+        write_shard(stage.folder.path("mine.tasks", tasks=str(world_size)) / "shards", rank, out, drops)
+        self.stat_update("queries", value=end - start)
+        self.stat_update("negatives", value=sum(len(r["negatives"]) for r in out))
+        return None
