@@ -7,7 +7,8 @@ ranked lists (dense first) and keeps the first ``num_negatives + spare_negatives
 (the split may drop leaking ones; publish takes the first ``num_negatives``).
 
 Output under ``runs/<name>/mine/``: ``triplets.parquet`` (one row per query; see TRIPLET_SCHEMA), ``embeddings/``
-(cached embeddings, reused on rerun), ``judge_cache.jsonl`` (with llm_judge).
+(cached embeddings, reused on rerun), ``judge_cache.jsonl`` (with llm_judge), ``tasks_<N>/`` (with ``mine.tasks`` N
+above 1: the tasks' markers and shards, pipeline/mining/shards.py).
 """
 
 from __future__ import annotations
