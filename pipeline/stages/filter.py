@@ -46,9 +46,9 @@ class FilterStage(Stage):
     def config_hash(self) -> str:
         # the dense-index settings shape the output only above index.exact_below passages; at their defaults they
         # are left out, so runs made before the setting existed keep their hash (and their finished filter stage)
-        if self.config.filter.round_trip.index == DenseIndexConfig():
-            return self.config.section_hash("filter", exclude={"filter": {"round_trip": {"index"}}})
-        return super().config_hash()
+        # round_trip.tasks only splits the same work into shards: it never shapes the output
+        unused = {"index", "tasks"} if self.config.filter.round_trip.index == DenseIndexConfig() else {"tasks"}
+        return self.config.section_hash("filter", exclude={"filter": {"round_trip": unused}})
 
     def process(self) -> dict[str, Any]:
         queries = self.folder.read("generate.queries", allow_empty=True).to_pylist()
@@ -71,13 +71,13 @@ class FilterStage(Stage):
             else:
                 kept.append(q)
         kept = self._dedup(kept, drop)
+        self.folder.write("filter.passages", passages)  # final already; sharded round-trip tasks read it
         kept = self._round_trip(kept, passages, drop)
         dropped_file = self.folder.write("filter.dropped", dropped, FILTER_DROPPED)
         if not kept:  # dropped.parquet is written first: the message points the user at it
             raise StageError(f"every query was filtered away: see {dropped_file} for the reasons, and relax the "
                              "filter section of the config (or improve the generation prompt/model)")
         self.folder.write("filter.queries", kept)
-        self.folder.write("filter.passages", passages)
         reasons = Counter(d["reason"] for d in dropped)
         styles = Counter(q["style"] for q in kept)
         return {"queries_in": len(queries), "rows": len(kept), "dropped": dict(reasons),
@@ -194,10 +194,13 @@ class FilterStage(Stage):
         rt = self.config.filter.round_trip
         if not rt.enabled or not kept:
             return [{**q, "eval_eligible": True} for q in kept]
-        panel = build_panel(rt, [p["text"] for p in passages], self.language, self.folder.path("run.embeddings"),
-                            self.folder.path("run.bm25"))
+        panel = self.panel([p["text"] for p in passages])  # passage embeddings and BM25 index now on disk
         index = {p["passage_id"]: i for i, p in enumerate(passages)}
-        ranks = panel.ranks([q["query"] for q in kept], np.array([index[q["passage_id"]] for q in kept]))
+        queries, positives = [q["query"] for q in kept], np.array([index[q["passage_id"]] for q in kept])
+        if rt.tasks > 1:
+            ranks = self._ranks_in_tasks(queries, positives)
+        else:
+            ranks = panel.ranks(queries, positives)
         passed, eligible = panel.verdicts(ranks)
         out = []
         for i, q in enumerate(kept):
@@ -207,6 +210,29 @@ class FilterStage(Stage):
             else:
                 out.append({**q, **own, "positive_rank": own["rank_base"], "eval_eligible": bool(eligible[i])})
         return out
+
+    def panel(self, texts: list[str]):
+        """The configured judge panel over the corpus ``texts`` (pipeline/filtering/judges.py)."""
+        return build_panel(self.config.filter.round_trip, texts, self.language, self.folder.path("run.embeddings"),
+                           self.folder.path("run.bm25"))
+
+    def _ranks_in_tasks(self, queries: list[str], positives: np.ndarray) -> dict[str, np.ndarray]:
+        """Every judge's ranks, computed in ``round_trip.tasks`` shards on the run's executor
+        (pipeline/filtering/shards.py); a killed stage reruns only the unfinished tasks."""
+        from pipeline.executors import all_tasks_done, make_executor
+        from pipeline.filtering.shards import RoundTripShard, read_rank_shards, write_candidates
+
+        tasks = min(self.config.filter.round_trip.tasks, len(queries))
+        folder = self.folder.path("filter.tasks", tasks=str(tasks))
+        write_candidates(folder, queries, positives)
+        executor = make_executor(self.config.executor, [RoundTripShard(self.config.model_dump(mode="json"),
+                                                                       str(folder))],
+                                 folder / "logs", tasks, "filter_round_trip", workers=self.config.executor.workers)
+        executor.run()
+        if not all_tasks_done(executor):  # Slurm: submitted; the rerun after the jobs finish joins the shards
+            raise StageError(f"filter: {len(executor.get_incomplete_ranks())} of {tasks} round-trip tasks have not "
+                             f"finished (logs in {folder / 'logs'}): rerun the same command when they have")
+        return read_rank_shards(folder / "shards", tasks)
 
 
 def _panel_stats(kept: list[dict]) -> dict:

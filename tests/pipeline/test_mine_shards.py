@@ -6,7 +6,7 @@ from __future__ import annotations
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline.mining.shards import shard_bounds
+from pipeline.executors import shard_bounds
 from pipeline.stages.mine import MineStage
 from tests.pipeline.tiny_st import make_run_config, write_filter_run
 
