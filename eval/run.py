@@ -29,6 +29,7 @@ from eval.bm25 import bm25_run
 from eval.dense import encode_set, model_size, rank
 from eval.errors import SetUnavailable, UserError
 from eval.metrics import evaluate_run
+from eval.model_card import card_section, write_card
 from eval.report import markdown, write_report
 from eval.retrieval_set import RetrievalSet
 from eval.sets import resolve_set
@@ -141,6 +142,20 @@ def _check_output_dir(folder: Path) -> None:
                         "can write to.")
 
 
+def _check_cards(names: list[str], refs: dict[str, str]) -> None:
+    """--card names a model of this run whose folder is local and writable (checked before the slow work)."""
+    for name in names:
+        if name not in refs:
+            raise UserError(f"--card {name}: no model of this run has that name (models: {sorted(refs)}). Fix: "
+                            f"name one of them, e.g. --card {next(iter(refs), 'NAME')}.")
+        folder = Path(refs[name])
+        if not (is_local_reference(refs[name]) and folder.is_dir()):
+            raise UserError(f"--card {name}: {refs[name]} is not a local model folder, so there is no card to write. "
+                            "Fix: evaluate a local copy (a folder) of the model.")
+        if (problem := unwritable(folder)) is not None:
+            raise UserError(f"--card {name}: cannot write {folder / 'README.md'}: {problem[0]} {problem[1]}.")
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m eval.run", description=__doc__.split("\n")[0])
     p.add_argument("--models", nargs="+", default=[], metavar="NAME=PATH_OR_ID", help="models to evaluate")
@@ -174,6 +189,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--batch-size", type=positive_int, default=64)
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N, mps")
     p.add_argument("--progress", action="store_true", help="show encoding progress bars")
+    p.add_argument("--card", nargs="+", default=[], metavar="NAME", help="write this run's tables into the README.md "
+                   "(model card) of these models' folders")
     return p.parse_args(argv)
 
 
@@ -192,6 +209,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if not ref:
             raise UserError(f"model {name!r} has no path or id. Fix: --models {name}=PATH_OR_ID.")
         check_model_reference(ref)
+    _check_cards(args.card, dict(models))
     sets, skipped = [], []
     for spec in args.sets:
         try:
@@ -250,6 +268,8 @@ def main(argv: list[str] | None = None) -> int:
     report = run(args)
     paths = write_report(report, Path(args.output_dir))
     print(markdown(report))
+    for name in args.card:
+        paths[f"card {name}"] = write_card(Path(report["models"][name]["ref"]), card_section(report, name, argv))
     print(f"wrote {', '.join(str(p) for p in paths.values())}")
     return 0
 

@@ -5,6 +5,7 @@
 #   E5_MODEL=$(../shared/tools/get-e5-small) bash scripts/proof.sh            # everything (CPU: hours)
 #   VARIANTS="recipe longer" bash scripts/proof.sh                            # some variants only
 #   DATASET=data/datasets/it_corpus RESULTS=results/proof bash scripts/proof.sh
+#   CARD=longer bash scripts/proof.sh      # then: write the tables into that variant's model card (README.md)
 #
 # Resumable: a variant whose model is finished is not trained again, and eval.run keeps each finished model's rows
 # (results/.../finished/), so rerunning the same command after a stop goes on where it stopped. Training runs on the
@@ -54,4 +55,6 @@ done
 sets=("test=$DATASET")
 [ -d "$SQUAD" ] && sets+=("squad_it=$SQUAD") || echo "note: $SQUAD not found: evaluating on the test split only" >&2
 echo "== evaluating ${#models[@]} models ($(date +%H:%M))"
-"$PY" -m eval.run --models "${models[@]}" --sets "${sets[@]}" --dims 128 64 --output-dir "$RESULTS"
+card=()
+[ -n "${CARD:-}" ] && card=(--card "$CARD")
+"$PY" -m eval.run --models "${models[@]}" --sets "${sets[@]}" --dims 128 64 --output-dir "$RESULTS" "${card[@]}"

@@ -22,6 +22,7 @@ DOCTEST_MODULES = [
     "dataset_card.metadata",
     "pipeline.config",
     "pipeline.config.dataset",
+    "eval.model_card",
     "pipeline.executors",
     "pipeline.filtering.grounding",
     "pipeline.filtering.judges",
