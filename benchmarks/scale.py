@@ -83,12 +83,17 @@ def write_synthetic_run(run_dir: Path, sentences: list[str], n: int, query_share
     return {"passages": n, "queries": n_queries}
 
 
-def scale_overrides(output_dir: Path, run_name: str, model: str, n_passages: int, tiny: bool) -> dict:
+def scale_overrides(output_dir: Path, run_name: str, model: str, n_passages: int, tiny: bool,
+                    tasks: int = 1) -> dict:
     """Dotted overrides of configs/demo.yaml for a benchmark run. The untrained tiny model scores every pair
-    ~0.85-0.97, so its false-negative guard gets no margin (with the default 5% it keeps almost no negative)."""
-    return {"run_name": run_name, "output_dir": str(output_dir), "filter.round_trip.model": model,
-            "mine.model": model, "filter.decontamination.eval_sets": [], "mine.llm_judge": False,
-            "filter.corpus_max_passages": n_passages, "mine.relative_margin": 0.0 if tiny else None}
+    ~0.85-0.97, so its false-negative guard gets no margin (with the default 5% it keeps almost no negative).
+    ``tasks`` > 1: the round-trip panel and mining run as that many datatrove tasks, as many local workers."""
+    overrides = {"run_name": run_name, "output_dir": str(output_dir), "filter.round_trip.model": model,
+                 "mine.model": model, "filter.decontamination.eval_sets": [], "mine.llm_judge": False,
+                 "filter.corpus_max_passages": n_passages, "mine.relative_margin": 0.0 if tiny else None}
+    if tasks > 1:
+        overrides |= {"filter.round_trip.tasks": tasks, "mine.tasks": tasks, "executor.workers": tasks}
+    return overrides
 
 
 def run_stage(stage: str, overrides: dict, log: Path, in_process: bool = False) -> dict:
@@ -134,14 +139,14 @@ def timed_stage(stage: str, spec: Path, result: Path) -> None:
 
 
 def benchmark_size(workdir: Path, sentences: list[str], n: int, model: str, label: str, query_share: float,
-                   seed: int = 0, in_process: bool = False) -> dict:
+                   seed: int = 0, in_process: bool = False, tasks: int = 1) -> dict:
     """Build the run folder for ``n`` passages and run every stage on it: one result row per size and model."""
     run_name = f"scale-{n}-{label}"
     start = time.perf_counter()
     counts = write_synthetic_run(workdir / "runs" / run_name, sentences, n, query_share, seed)
     print(f"[scale] {run_name}: {counts['passages']} passages, {counts['queries']} queries written in "
           f"{time.perf_counter() - start:.1f}s", flush=True)
-    overrides = scale_overrides(workdir / "runs", run_name, model, n, tiny=label == "tiny")
+    overrides = scale_overrides(workdir / "runs", run_name, model, n, tiny=label == "tiny", tasks=tasks)
     stages = {}
     for stage in STAGES:
         stages[stage] = run_stage(stage, overrides, workdir / "logs" / f"{run_name}-{stage}.log", in_process)
@@ -195,14 +200,14 @@ def format_report(runs: list[dict], exponents: list[dict]) -> str:
 
 
 def run_benchmark(sizes: list[int], workdir: Path, sentences: list[str], query_share: float = 0.5,
-                  e5_model: str | None = None, seed: int = 0, in_process: bool = False) -> dict:
+                  e5_model: str | None = None, seed: int = 0, in_process: bool = False, tasks: int = 1) -> dict:
     """Every size with the tiny model (plus the smallest with ``e5_model``); figures, exponents and report.
     ``in_process`` runs the stages in this process (fast, for tests; peak RSS is then the process's so far)."""
     from retrieval.testing.tiny_model import build_tiny_model
 
     tiny = str(build_tiny_model(workdir / "tiny-model", seed=seed))
     models = [(n, tiny, "tiny") for n in sorted(sizes)] + ([(min(sizes), e5_model, "e5-small")] if e5_model else [])
-    runs = [benchmark_size(workdir, sentences, n, model, label, query_share, seed, in_process)
+    runs = [benchmark_size(workdir, sentences, n, model, label, query_share, seed, in_process, tasks)
             for n, model, label in models]
     exponents = growth_exponents(runs)
     return {"sizes": sorted(sizes), "query_share": query_share, "sentences": len(sentences), "runs": runs,
@@ -222,6 +227,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--keep", type=Path, help="keep the run folders, models and logs in this folder")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--tasks", type=int, default=1, help="run the round-trip panel and mining as this many "
+                        "datatrove tasks on as many local workers (default 1: in the stage's process)")
     args = parser.parse_args(argv)
     if len(set(args.sizes)) < 2:
         parser.error("--sizes needs at least two different sizes (the exponent compares them)")
@@ -229,7 +236,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"[scale] {len(sentences)} sentences from {args.corpus if args.corpus.is_dir() else 'the fixture'}")
     with tempfile.TemporaryDirectory(prefix="scale-") as tmp:
         workdir = args.keep or Path(tmp)
-        result = run_benchmark(args.sizes, workdir, sentences, args.query_share, args.model, args.seed)
+        result = run_benchmark(args.sizes, workdir, sentences, args.query_share, args.model, args.seed,
+                               tasks=args.tasks)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({k: v for k, v in result.items() if k != "report"}, indent=2))

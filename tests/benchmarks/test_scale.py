@@ -71,3 +71,13 @@ def test_synthetic_passages_are_unique_and_queries_come_from_their_passage():
         assert set(re.findall(r"\w+", query["query"].lower())) - words <= {"quando", "dove", "perché", "come", "in",
                                                                          "che", "modo", "e"}
         assert all(w in words for w in re.findall(r"\w+", query["evidence"].lower()))
+
+
+def test_tasks_shard_the_round_trip_and_mining(tmp_path):
+    from pipeline.config import load_config
+
+    one = scale_overrides(tmp_path, "r", "m", 100, tiny=True)
+    three = scale_overrides(tmp_path, "r", "m", 100, tiny=True, tasks=3)
+    assert "mine.tasks" not in one
+    config = load_config(None, three)
+    assert (config.mine.tasks, config.filter.round_trip.tasks, config.executor.workers) == (3, 3, 3)
