@@ -151,6 +151,18 @@ def shard_bounds(n_rows: int, rank: int, world_size: int) -> tuple[int, int]:
     return n_rows * rank // world_size, n_rows * (rank + 1) // world_size
 
 
+def run_sharded(cfg: ExecutorConfig, step, folder: Path, tasks: int, job_name: str, what: str) -> None:
+    """Run ``step`` as ``tasks`` datatrove tasks with their completion markers in ``folder/logs`` (finished tasks
+    are skipped on rerun); a StageError when some have not finished (Slurm: submitted, the rerun joins them)."""
+    from pipeline.errors import StageError
+
+    executor = make_executor(cfg, [step], folder / "logs", tasks, job_name, workers=cfg.workers)
+    executor.run()
+    if not all_tasks_done(executor):
+        raise StageError(f"{what}: {len(executor.get_incomplete_ranks())} of {tasks} tasks have not finished (logs "
+                         f"in {folder / 'logs'}): rerun the same command when they have")
+
+
 def all_tasks_done(executor) -> bool:
     return len(executor.get_incomplete_ranks()) == 0
 

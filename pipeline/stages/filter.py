@@ -219,19 +219,14 @@ class FilterStage(Stage):
     def _ranks_in_tasks(self, queries: list[str], positives: np.ndarray) -> dict[str, np.ndarray]:
         """Every judge's ranks, computed in ``round_trip.tasks`` shards on the run's executor
         (pipeline/filtering/shards.py); a killed stage reruns only the unfinished tasks."""
-        from pipeline.executors import all_tasks_done, make_executor
+        from pipeline.executors import run_sharded
         from pipeline.filtering.shards import RoundTripShard, read_rank_shards, write_candidates
 
         tasks = min(self.config.filter.round_trip.tasks, len(queries))
         folder = self.folder.path("filter.tasks", tasks=str(tasks))
         write_candidates(folder, queries, positives)
-        executor = make_executor(self.config.executor, [RoundTripShard(self.config.model_dump(mode="json"),
-                                                                       str(folder))],
-                                 folder / "logs", tasks, "filter_round_trip", workers=self.config.executor.workers)
-        executor.run()
-        if not all_tasks_done(executor):  # Slurm: submitted; the rerun after the jobs finish joins the shards
-            raise StageError(f"filter: {len(executor.get_incomplete_ranks())} of {tasks} round-trip tasks have not "
-                             f"finished (logs in {folder / 'logs'}): rerun the same command when they have")
+        step = RoundTripShard(self.config.model_dump(mode="json"), str(folder))
+        run_sharded(self.config.executor, step, folder, tasks, "filter_round_trip", "filter round-trip")
         return read_rank_shards(folder / "shards", tasks)
 
 

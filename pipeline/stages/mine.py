@@ -133,17 +133,13 @@ class MineStage(Stage):
     def _mine_in_tasks(self, n_rows: int) -> tuple[list[dict], Counter]:
         """Mine in ``mine.tasks`` shards of the queries on the configured executor (local workers, Slurm, Ray);
         datatrove's completion markers let a killed stage resume task by task. The shards are joined in order."""
-        from pipeline.executors import all_tasks_done, make_executor
+        from pipeline.executors import run_sharded
         from pipeline.mining.shards import MineShard, read_shards
 
         tasks = min(self.config.mine.tasks, n_rows)
         folder = self.folder.path("mine.tasks", tasks=str(tasks))  # one task count's markers and shards
-        executor = make_executor(self.config.executor, [MineShard(self.config.model_dump(mode="json"))],
-                                 folder / "logs", tasks, "mine", workers=self.config.executor.workers)
-        executor.run()
-        if not all_tasks_done(executor):  # Slurm: submitted; the rerun after the jobs finish joins the shards
-            raise StageError(f"mine: {len(executor.get_incomplete_ranks())} of {tasks} tasks have not finished "
-                             f"(logs in {folder / 'logs'}): rerun the same command when they have")
+        run_sharded(self.config.executor, MineShard(self.config.model_dump(mode="json")), folder, tasks, "mine",
+                    "mine")
         return read_shards(folder / "shards", tasks)
 
     def _mine_all(self, miner: Miner, rows: list[dict], drops: Counter) -> list[dict]:
