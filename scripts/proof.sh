@@ -6,6 +6,8 @@
 #   VARIANTS="recipe longer" bash scripts/proof.sh                            # some variants only
 #   DATASET=data/datasets/it_corpus RESULTS=results/proof bash scripts/proof.sh
 #   CARD=longer bash scripts/proof.sh      # then: write the tables into that variant's model card (README.md)
+#   EXTRA_MODELS="trim60k=runs/trim/e5-small-it-60k int8=runs/onnx/e5-small/onnx/model_qint8.onnx" bash scripts/proof.sh
+#                                           # the trimmed and int8 models (training.trim, training.onnx_export) too
 #
 # Resumable: a variant whose model is finished is not trained again, and eval.run keeps each finished model's rows
 # (results/.../finished/), so rerunning the same command after a stop goes on where it stopped. Training runs on the
@@ -52,6 +54,8 @@ for variant in $VARIANTS; do
   models+=("$variant=$OUT/$variant/final")
 done
 
+# shellcheck disable=SC2206  # NAME=PATH words, split on purpose
+models+=(${EXTRA_MODELS:-})
 sets=("test=$DATASET")
 [ -d "$SQUAD" ] && sets+=("squad_it=$SQUAD") || echo "note: $SQUAD not found: evaluating on the test split only" >&2
 echo "== evaluating ${#models[@]} models ($(date +%H:%M))"
