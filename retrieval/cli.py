@@ -95,6 +95,7 @@ def run_cli(main: Main, argv: list[str] | None = None, *, interrupted: str = "in
     """``main(argv)``'s exit status (None counts as 0), 2 after a user error, 130 after an interrupt."""
     on_sigterm = sigterm and threading.current_thread() is threading.main_thread()  # signals: main thread only
     killed = threading.Event()
+    already_running = set(threading.enumerate())  # only threads the command starts may keep it from exiting
 
     def raise_interrupt(signum: int, frame: object) -> None:
         """A plain ``kill`` (or Ctrl-C) stops the command: cleanups run (no local LLM server left behind)."""
@@ -115,7 +116,7 @@ def run_cli(main: Main, argv: list[str] | None = None, *, interrupted: str = "in
             print(f"{interrupted} (after: {str(exc).splitlines()[0]})", file=sys.stderr, flush=True)
             return _leave(EXIT_INTERRUPTED, hard_exit)
         print(f"error: {exc}", file=sys.stderr, flush=True)
-        return _leave(EXIT_USER_ERROR, hard_exit and _threads_left())
+        return _leave(EXIT_USER_ERROR, hard_exit and _threads_left(ignore=already_running))
     except KeyboardInterrupt:
         print(interrupted, file=sys.stderr, flush=True)
         return _leave(EXIT_INTERRUPTED, hard_exit)
@@ -135,10 +136,12 @@ def _leave(status: int, now: bool) -> int:
     return status
 
 
-def _threads_left(grace_s: float = 3.0) -> bool:
-    """Whether non-daemon threads other than this one are still running after ``grace_s`` seconds: the interpreter
-    would wait for them at exit, for ever when they are the loop threads of an inference stopped by an error."""
-    others = [t for t in threading.enumerate() if t is not threading.current_thread() and not t.daemon]
+def _threads_left(grace_s: float = 3.0, ignore: set[threading.Thread] | None = None) -> bool:
+    """Whether non-daemon threads other than this one (and those in ``ignore``) are still running after ``grace_s``
+    seconds: the interpreter would wait for them at exit, for ever when they are the loop threads of an inference
+    stopped by an error."""
+    others = [t for t in threading.enumerate()
+              if t is not threading.current_thread() and not t.daemon and t not in (ignore or set())]
     deadline = time.monotonic() + grace_s
     for thread in others:
         thread.join(max(0.0, deadline - time.monotonic()))

@@ -87,6 +87,17 @@ def test_threads_left_waits_for_finishing_threads_and_names_stuck_ones() -> None
     assert not _threads_left(grace_s=5.0)
 
 
+def test_threads_running_before_the_command_are_not_its_own() -> None:
+    release = threading.Event()
+    earlier = threading.Thread(target=release.wait)  # e.g. another test's helper, in the same process
+    earlier.start()
+    try:
+        assert not _threads_left(grace_s=0.1, ignore={earlier})
+    finally:
+        release.set()
+        earlier.join()
+
+
 def test_traceback_goes_to_the_log_file(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     handler = logging.FileHandler(tmp_path / "run.log")
     logging.getLogger().addHandler(handler)
