@@ -96,10 +96,12 @@ def run_cli(main: Main, argv: list[str] | None = None, *, interrupted: str = "in
     on_sigterm = sigterm and threading.current_thread() is threading.main_thread()  # signals: main thread only
     killed = threading.Event()
     already_running = set(threading.enumerate())  # only threads the command starts may keep it from exiting
+    thread_hook = threading.excepthook
 
     def raise_interrupt(signum: int, frame: object) -> None:
         """A plain ``kill`` (or Ctrl-C) stops the command: cleanups run (no local LLM server left behind)."""
         killed.set()
+        threading.excepthook = _quiet_thread_error  # helper threads dying with the stop are not news to the user
         raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGTERM, raise_interrupt) if on_sigterm else None
@@ -125,6 +127,14 @@ def run_cli(main: Main, argv: list[str] | None = None, *, interrupted: str = "in
             signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
         if own_sigint:
             signal.signal(signal.SIGINT, previous_int)
+        threading.excepthook = thread_hook
+
+
+def _quiet_thread_error(args: threading.ExceptHookArgs) -> None:
+    """After an interrupt, a helper thread that fails as the run stops (aiosqlite's connection thread posting to an
+    event loop that is already closed) goes to the log files only, not to the terminal."""
+    if args.exc_value is not None:
+        _log_traceback(args.exc_value)
 
 
 def _leave(status: int, now: bool) -> int:

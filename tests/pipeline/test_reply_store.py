@@ -149,7 +149,9 @@ def test_a_smaller_max_passages_leaves_unneeded_batches_unsent(tmp_path, monkeyp
 
 
 STOPPED_RUN = """
-import json, sys
+import json, signal, sys
+signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal, even when the tests run as a background
+# job (a shell starts those with SIGINT ignored, and the child would inherit it and never see the Ctrl-C)
 from pipeline.config import config_from_dict
 from pipeline.stages.generate import GenerateStage
 from retrieval.cli import run_cli

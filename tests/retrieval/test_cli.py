@@ -76,6 +76,30 @@ def test_an_error_that_follows_a_sigterm_is_reported_as_the_interrupt(capsys: py
                                        "reset by peer)\n")
 
 
+def test_helper_threads_failing_after_a_sigterm_stay_off_the_terminal(capsys: pytest.CaptureFixture) -> None:
+    """aiosqlite's thread posting to a closed event loop as the run stops: no traceback on the terminal."""
+    hook = threading.excepthook
+
+    def fail() -> None:
+        raise RuntimeError("Event loop is closed")
+
+    @cli_main(sigterm=True)
+    def killed(argv: list[str] | None = None) -> int:
+        try:
+            signal.raise_signal(signal.SIGTERM)
+        except KeyboardInterrupt:
+            helper = threading.Thread(target=fail)
+            helper.start()
+            helper.join()
+            raise
+        return 0
+
+    assert killed([]) == EXIT_INTERRUPTED
+    err = capsys.readouterr().err
+    assert err == "interrupted\n", err
+    assert threading.excepthook is hook  # restored for whatever runs next in this process
+
+
 def test_threads_left_waits_for_finishing_threads_and_names_stuck_ones() -> None:
     release = threading.Event()
     stuck = threading.Thread(target=release.wait)  # non-daemon: the interpreter would wait for it at exit
