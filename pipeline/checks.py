@@ -42,10 +42,36 @@ def check_output_dir(config: PipelineConfig) -> None:
                           "folder.")
 
 
+def executor_stages(config: PipelineConfig, stages: list[str]) -> list[str]:
+    """The stages about to run that hand work to the configured executor (the sharded ones only when sharded)."""
+    sharded = {"filter": config.filter.round_trip.enabled and config.filter.round_trip.tasks > 1,
+               "mine": config.mine.tasks > 1}
+    return [s for s in stages if s in ("ingest", "passages", "generate") or sharded.get(s, False)]
+
+
+def check_executor(config: PipelineConfig, stages: list[str]) -> None:
+    """A cluster executor that cannot start here fails now, not after the stages before it: Slurm needs ``sbatch``
+    on this machine (a login node), Ray needs the ``ray`` package."""
+    import importlib.util
+    import shutil
+
+    users = executor_stages(config, stages)
+    if not users or config.executor.type == "local":
+        return
+    if config.executor.type == "slurm" and shutil.which("sbatch") is None:
+        raise ConfigError(f"executor.type is slurm (used by {', '.join(users)}) but this machine has no `sbatch`. "
+                          "Fix: run the command on the cluster's login node, or set executor.type: local.")
+    if config.executor.type == "ray" and importlib.util.find_spec("ray") is None:
+        raise ConfigError(f"executor.type is ray (used by {', '.join(users)}) but the ray package is not installed. "
+                          "Fix: pip install 'ray[default]' (and start the cluster with `ray start`), or set "
+                          "executor.type: local.")
+
+
 def check_run(config: PipelineConfig, stages: list[str], force: bool = False) -> None:
     """Everything the named stages will need that can be checked without running them; ``force``: the last stage
     is redone even if finished."""
     check_output_dir(config)
+    check_executor(config, stages)
     load_language(config.language)  # an unknown language, or a language file with bad values, fails before ingest
     models = model_settings(config, stages)
     for setting, ref in models.items():

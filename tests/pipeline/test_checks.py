@@ -112,3 +112,31 @@ def test_a_finished_stage_is_not_checked_again(tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match="GGUF file not found"):
         check_run(config, ["generate"], force=True)  # --force redoes it
 
+
+
+@pytest.mark.parametrize(("executor", "message"), [
+    ({"type": "slurm"}, "has no `sbatch`"),
+    ({"type": "ray"}, "the ray package is not installed"),
+])
+def test_a_cluster_executor_that_cannot_start_here_fails_before_ingest(tmp_path, capsys, monkeypatch, executor,
+                                                                       message):
+    import importlib.util
+    import shutil
+
+    monkeypatch.setattr(shutil, "which", lambda name: None)  # no Slurm client on this machine
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "ray" else real(name, *a))
+    assert main(["--config", write_config(tmp_path, executor=executor)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "ingest" in err and "Fix:" in err and "Traceback" not in err
+    assert not (tmp_path / "runs" / "chk" / "ingest").exists()
+
+
+def test_the_executor_is_checked_only_for_the_stages_that_use_it(tmp_path):
+    from pipeline.checks import executor_stages
+    from pipeline.config import load_config
+
+    config = load_config(write_config(tmp_path, executor={"type": "slurm"}))
+    assert executor_stages(config, ["filter", "mine", "split", "publish"]) == []  # in-process unless sharded
+    config.mine.tasks = 8
+    assert executor_stages(config, ["filter", "mine", "split"]) == ["mine"]
