@@ -105,9 +105,9 @@ def run_cli(main: Main, argv: list[str] | None = None, *, interrupted: str = "in
         raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGTERM, raise_interrupt) if on_sigterm else None
-    # Ctrl-C the same way: left at Python's default, asyncio.run (datatrove's inference) takes SIGINT over and only
-    # cancels its main task, which an inference may outlive (the run then went on to the end, status 0). A SIGINT
-    # that the parent set to be ignored (a background job) stays ignored.
+    # Ctrl-C the same way, so both stops take one path (at Python's default, asyncio.run inside datatrove's inference
+    # would turn it into a task cancellation instead). A SIGINT the parent set to be ignored (a background job)
+    # stays ignored.
     own_sigint = on_sigterm and signal.getsignal(signal.SIGINT) is signal.default_int_handler
     previous_int = signal.signal(signal.SIGINT, raise_interrupt) if own_sigint else None
     try:
