@@ -63,9 +63,10 @@ class MineShard(PipelineStep):
     name = "⛏ Mine shard"
     type = "⛏ - MINER"
 
-    def __init__(self, config_data: dict):
+    def __init__(self, config_data: dict, shards_dir: str):
         super().__init__()
         self.config_data = config_data
+        self.shards_dir = shards_dir
 
     def run(self, data=None, rank: int = 0, world_size: int = 1):
         from pipeline.config import config_from_dict
@@ -75,7 +76,7 @@ class MineShard(PipelineStep):
         rows, corpus, _ = stage.inputs()
         start, end = shard_bounds(len(rows), rank, world_size)
         out, drops = stage.mine_rows(rows[start:end], corpus, stage.tools(corpus))
-        write_shard(stage.folder.path("mine.tasks", tasks=str(world_size)) / "shards", rank, out, drops)
+        write_shard(Path(self.shards_dir), rank, out, drops)
         self.stat_update("queries", value=end - start)
         self.stat_update("negatives", value=sum(len(r["negatives"]) for r in out))
         return None

@@ -138,8 +138,8 @@ class MineStage(Stage):
 
         tasks = min(self.config.mine.tasks, n_rows)
         folder = self.folder.path("mine.tasks", tasks=str(tasks))  # one task count's markers and shards
-        run_sharded(self.config.executor, MineShard(self.config.model_dump(mode="json")), folder, tasks, "mine",
-                    "mine")
+        step = MineShard(self.config.model_dump(mode="json"), str(folder / "shards"))
+        run_sharded(self.config.executor, step, folder, tasks, "mine", "mine")
         return read_shards(folder / "shards", tasks)
 
     def _mine_all(self, miner: Miner, rows: list[dict], drops: Counter) -> list[dict]:
