@@ -2,8 +2,8 @@
 
 Example::
 
-    readme = write_card(config, language, Path("runs/demo"), Path("runs/demo/publish/dataset"), files, counts,
-                        split_rows, passages)
+    data = CardData.from_rows(split_rows, passages)      # or fed batch by batch: data.add_rows / add_passages
+    readme = write_card(config, language, Path("runs/demo"), Path("runs/demo/publish/dataset"), files, counts, data)
     readme.read_text().startswith("---")      # True: the YAML metadata block comes first
 """
 
@@ -15,6 +15,7 @@ import jinja2
 
 from dataset_card import plots as P
 from dataset_card.context import card_context, drop_rows, read_stage_stats
+from dataset_card.data import CardData
 from dataset_card.metadata import card_metadata, front_matter
 from pipeline.run_folder import RunFolder
 
@@ -29,45 +30,29 @@ def render(template: str, context: dict) -> str:
     return env.get_template(template).render(**context)
 
 
-def make_plots(folder: Path, split_rows: dict[str, list[dict]], passages: list[dict], stats: dict,
-               margin: float) -> list[P.Plot]:
+def make_plots(folder: Path, data: CardData, stats: dict, margin: float) -> list[P.Plot]:
     """Every statistics plot that has data, under ``folder/plots``."""
     out = Path(folder) / "plots"
-    rows = [r for split in split_rows.values() for r in split]
-    by_style: dict[str, list[int]] = {}
-    for r in rows:
-        by_style.setdefault(r["style"], []).append(len(r["query"].split()))
-    negatives: dict[str, list[float]] = {}
-    for r in rows:
-        for n in r["negatives"]:
-            negatives.setdefault(n["source"], []).append(n["score"])
-    tokens = [p["n_tokens"] for p in passages if p.get("n_tokens") is not None]
+    lengths, unit = data.passage_lengths()
     made = [
-        P.lengths(out, "passage_lengths.png", {"passages": tokens or [len(p["text"].split()) for p in passages]},
-                  "tokens" if tokens else "words", "Passage length (embedder tokens)."),
-        P.lengths(out, "query_lengths.png", by_style, "words", "Query length in words, per query style."),
-        P.query_styles(out, {s: _count(r["style"] for r in split_rows[s]) for s in split_rows}),
-        P.scores(out, [r["positive_score"] for r in rows], negatives, margin),
+        P.lengths(out, "passage_lengths.png", {"passages": lengths}, unit, "Passage length (embedder tokens)."),
+        P.lengths(out, "query_lengths.png", {s: r.values for s, r in data.query_words.items()}, "words",
+                  "Query length in words, per query style."),
+        P.query_styles(out, {s: dict(counts) for s, counts in data.styles.items()}),
+        P.scores(out, data.positive_scores.values, {s: r.values for s, r in data.negative_scores.items()}, margin),
         P.drops(out, drop_rows(stats)),
     ]
     return [p for p in made if p is not None]
 
 
-def _count(values) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for v in values:
-        counts[v] = counts.get(v, 0) + 1
-    return counts
-
-
 def write_card(config, language, run_dir: Path, folder: Path, files: dict[str, dict[str, str]],
-               counts: dict[str, dict[str, int]], split_rows: dict[str, list[dict]], passages: list[dict]) -> Path:
+               counts: dict[str, dict[str, int]], data: CardData) -> Path:
     """Plots + README.md in ``folder``; returns the README path."""
     Path(folder).mkdir(parents=True, exist_ok=True)
     stats = read_stage_stats(run_dir)
-    plots = make_plots(folder, split_rows, passages, stats, config.mine.relative_margin)
+    plots = make_plots(folder, data, stats, config.mine.relative_margin)
     context = card_context(config, language, stats, counts, plots, files)
-    context["base_on_test"] = base_on_test(run_dir, split_rows.get("test", []))
+    context["base_on_test"] = base_on_test(run_dir, data.test_query_ids)
     meta = card_metadata(
         pretty_name=config.publish.pretty_name, language=language.iso_639_1, license=config.publish.license,
         source_datasets=context["source_datasets"], tags=config.publish.tags,
@@ -78,7 +63,7 @@ def write_card(config, language, run_dir: Path, folder: Path, files: dict[str, d
     return readme
 
 
-def base_on_test(run_dir: Path, test_rows: list[dict], k: int = 10) -> dict | None:
+def base_on_test(run_dir: Path, test_query_ids: set[str], k: int = 10) -> dict | None:
     """Recall@k and NDCG@k of the base embedder on the test queries, from the ranks the filter's round-trip
     panel recorded (``rank_base``: the positive's rank among the whole corpus, as the BEIR test set has it).
     None when the filter recorded no base ranks (round-trip off)."""
@@ -87,11 +72,10 @@ def base_on_test(run_dir: Path, test_rows: list[dict], k: int = 10) -> dict | No
     import pyarrow.parquet as pq
 
     path = RunFolder(run_dir).path("filter.queries")
-    if not test_rows or not path.is_file() or "rank_base" not in pq.read_schema(path).names:
+    if not test_query_ids or not path.is_file() or "rank_base" not in pq.read_schema(path).names:
         return None
-    table = pq.read_table(path, columns=["query_id", "rank_base"])
-    rank_of = dict(zip(table.column("query_id").to_pylist(), table.column("rank_base").to_pylist()))
-    ranks = [rank_of[r["query_id"]] for r in test_rows if r["query_id"] in rank_of]
+    ranks = [r["rank_base"] for batch in pq.ParquetFile(path).iter_batches(columns=["query_id", "rank_base"])
+             for r in batch.to_pylist() if r["query_id"] in test_query_ids]
     if not ranks:
         return None
     recall = sum(r <= k for r in ranks) / len(ranks)

@@ -20,6 +20,7 @@ the split names, the markers and the lock. Open this file to learn what a run le
       mine/triplets.parquet          one row per query with its mined negatives (TRIPLET_SCHEMA)
       split/{train,dev,test}.parquet triplets of each split (SPLIT_TRIPLET_SCHEMA); split/documents.parquet
       split/beir/test/               the test split as a BEIR set
+      split/work/                    MinHash signatures while the split runs (a memory-mapped file, then removed)
       publish/dataset/               the Hugging Face dataset folder (its format: retrieval/dataset.py)
 
 A stage reads only what ``INPUTS`` declares for it, through ``RunFolder.read``/``RunFolder.path``.
@@ -35,6 +36,8 @@ Example:
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,6 +51,7 @@ SPLITS = ("train", "dev", "test")
 SUCCESS = "_SUCCESS.json"
 STARTED = "_STARTED.json"
 STATS = "stats.json"
+BATCH_ROWS = 10_000  # rows per batch when a stage streams an artifact (a Parquet row group on write)
 
 PASSAGES = pa.schema([("passage_id", pa.string()), ("doc_id", pa.string()), ("url", pa.string()),
                       ("position", pa.int64()), ("n_tokens", pa.int64()), ("text", pa.string())])
@@ -101,6 +105,7 @@ ARTIFACTS: dict[str, Artifact] = {
     "split.triplets": Artifact("split", "{split}.parquet", tuple(SPLIT_TRIPLET_SCHEMA.names)),
     "split.documents": Artifact("split", "documents.parquet", ("doc_id", "group_id", "split", "queries")),
     "split.beir": Artifact("split", "beir"),
+    "split.work": Artifact("split", "work"),
     "publish.dataset": Artifact("publish", "dataset"),
 }
 
@@ -159,6 +164,52 @@ class RunFolder:
         return read_table(self.path(key, split), columns or artifact.columns, artifact.stage, allow_empty,
                           select=columns)
 
+    def batches(self, key: str, split: str | None = None, columns: tuple[str, ...] | None = None,
+                batch_rows: int = BATCH_ROWS, allow_empty: bool = False) -> Iterator[list[dict]]:
+        """The artifact's rows as lists of at most ``batch_rows`` dicts, in file order, checked as ``read`` checks
+        them: memory stays at one batch, whatever the number of rows."""
+        artifact = ARTIFACTS[key]
+        path = self.path(key, split)
+        files = parquet_files(path, columns or artifact.columns, artifact.stage)
+        rows = 0
+        for file in files:
+            for batch in pq.ParquetFile(file).iter_batches(batch_size=batch_rows,
+                                                          columns=list(columns) if columns else None):
+                rows += batch.num_rows
+                if batch.num_rows:
+                    yield batch.to_pylist()
+        if rows == 0 and not allow_empty:
+            raise _empty_error(path, artifact.stage)
+
+    def schema(self, key: str, split: str | None = None) -> pa.Schema:
+        """A Parquet artifact's schema (of its first file), checked as ``read`` checks it."""
+        artifact = ARTIFACTS[key]
+        files = parquet_files(self.path(key, split), artifact.columns, artifact.stage)
+        return pq.read_schema(files[0]) if files else pa.schema([])
+
+    def num_rows(self, key: str, split: str | None = None) -> int:
+        """Rows of a Parquet artifact, from the files' metadata (nothing is read)."""
+        artifact = ARTIFACTS[key]
+        return sum(pq.read_metadata(f).num_rows
+                   for f in parquet_files(self.path(key, split), artifact.columns, artifact.stage))
+
+    @contextmanager
+    def writer(self, key: str, schema: pa.Schema, split: str | None = None) -> Iterator[ParquetRowWriter]:
+        """Write a Parquet artifact batch by batch (``with folder.writer(key, schema) as out: out.write(rows)``),
+        atomically: the file appears under its name only when the block ends without an error."""
+        path = self.path(key, split)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        out = ParquetRowWriter(tmp, schema)
+        try:
+            yield out
+        except BaseException:
+            out.close()
+            tmp.unlink(missing_ok=True)
+            raise
+        out.close()
+        tmp.replace(path)
+
     def write(self, key: str, table: pa.Table | list[dict], schema: pa.Schema | None = None,
               split: str | None = None) -> Path:
         """Write a Parquet artifact atomically (a killed run never leaves half a file under the final name)."""
@@ -178,14 +229,62 @@ class RunFolder:
         return RunLock(self.root)
 
 
+class ParquetRowWriter:
+    """Rows appended to one Parquet file, a row group per ``write`` (used through ``RunFolder.writer``)."""
+
+    def __init__(self, path: Path, schema: pa.Schema):
+        self.schema = schema
+        self.rows = 0
+        self._writer = pq.ParquetWriter(path, schema)
+
+    def write(self, rows: list[dict] | pa.Table) -> None:
+        table = rows if isinstance(rows, pa.Table) else pa.Table.from_pylist(rows, schema=self.schema)
+        if table.num_rows:
+            self._writer.write_table(table)
+            self.rows += table.num_rows
+
+    def close(self) -> None:
+        self._writer.close()
+
+
+def parquet_files(path: Path, columns: tuple[str, ...], producer: str) -> list[Path]:
+    """The Parquet file(s) of an artifact (a file, or a folder's files in name order), checked for presence,
+    readability and ``columns``; errors name the file and the stage to rerun."""
+    path = Path(path)
+    if not path.exists():
+        raise _missing_error(path, producer)
+    files = sorted(path.rglob("*.parquet")) if path.is_dir() else [path]
+    try:
+        for file in files:
+            names = pq.read_schema(file).names
+            missing = [c for c in columns if c not in names]
+            if missing:
+                raise InputDataError(f"{file} lacks the column(s) {missing} (it has {names}). It was written by an "
+                                     f"incompatible '{producer}' stage: rerun it with --force.")
+    except (pa.ArrowInvalid, OSError) as e:
+        raise InputDataError(f"{path} is not readable Parquet ({e}). Rerun the '{producer}' stage with --force.") \
+            from None
+    return files
+
+
+def _missing_error(path: Path, producer: str) -> InputDataError:
+    return InputDataError(f"{path} is missing: the '{producer}' stage should have written it. Rerun "
+                          f"`python -m pipeline.run --stage {producer} --force`.")
+
+
+def _empty_error(path: Path, producer: str) -> StageError:
+    return StageError(f"{path} is empty: the '{producer}' stage kept no rows, so there is nothing to do. Check "
+                      f"{path.parent / STATS} for what was dropped and why, relax those settings, and rerun from "
+                      "that stage.")
+
+
 def read_table(path: Path, columns: tuple[str, ...], producer: str, allow_empty: bool = False,
                select: tuple[str, ...] | None = None) -> pa.Table:
     """Read ``path`` (a Parquet file or folder; only the ``select`` columns if given); InputDataError/StageError
     that names the file and the fix."""
     path = Path(path)
     if not path.exists():
-        raise InputDataError(f"{path} is missing: the '{producer}' stage should have written it. Rerun "
-                             f"`python -m pipeline.run --stage {producer} --force`.")
+        raise _missing_error(path, producer)
     try:
         names = pq.ParquetDataset(path).schema.names
         missing = [c for c in columns if c not in names]
@@ -197,9 +296,7 @@ def read_table(path: Path, columns: tuple[str, ...], producer: str, allow_empty:
         raise InputDataError(f"{path} is not readable Parquet ({e}). Rerun the '{producer}' stage with --force.") \
             from None
     if table.num_rows == 0 and not allow_empty:
-        raise StageError(f"{path} is empty: the '{producer}' stage kept no rows, so there is nothing to do. Check "
-                         f"{path.parent / STATS} for what was dropped and why, relax those settings, and rerun from "
-                         "that stage.")
+        raise _empty_error(path, producer)
     return table
 
 

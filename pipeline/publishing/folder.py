@@ -10,21 +10,26 @@ Configs (a contract with training/data.py and eval/sets.py):
 - ``corpus`` (split ``corpus``): _id, title, text; every passage of the run.
 - ``queries`` (train/dev/test): _id, text.   ``qrels`` (train/dev/test): query-id, corpus-id, score (int).
 
+Rows come in batches (any iterable of lists of rows per split, and of passages), written as Parquet row groups:
+memory holds one batch and the ids of passages that share a text, whatever the size of the run.
+
 Example (the split stage's rows and the filter's passages)::
 
-    files = write_configs(split_rows, passages, Path("runs/demo/publish/dataset"), num_negatives=4)
+    files = write_configs({"train": [train_rows], "dev": [], "test": [test_rows]}, [passages],
+                          Path("runs/demo/publish/dataset"), num_negatives=4)
     files["triplets"]["train"]   # 'triplets/train.parquet'
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline.publishing.beir import qrels_for
+from pipeline.publishing.beir import SameTextIndex, qrels_for
 from pipeline.run_folder import SPLITS
 
 
@@ -56,36 +61,52 @@ def triplet_row(row: dict, k: int) -> dict:
     return out
 
 
-def _write(folder: Path, name: str, split: str, rows: list[dict], schema: pa.Schema) -> str | None:
-    """Write one split's file; None (no file) for an empty split: ``datasets`` cannot load an empty Parquet split
-    ("BatchSize must be greater than 0" / "corresponds to no data"), so an empty split is left out of the configs."""
-    if not rows:
-        return None
-    path = Path(folder) / name / f"{split}.parquet"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.Table.from_pylist(rows, schema=schema), path)
-    return path.relative_to(folder).as_posix()
+class _ConfigFile:
+    """One config's file for one split, opened at its first row: an empty split gets no file, since ``datasets``
+    cannot load an empty Parquet split ("BatchSize must be greater than 0" / "corresponds to no data"), so an empty
+    split is left out of the configs."""
+
+    def __init__(self, folder: Path, name: str, split: str, schema: pa.Schema):
+        self.folder, self.path, self.schema = folder, folder / name / f"{split}.parquet", schema
+        self._writer: pq.ParquetWriter | None = None
+
+    def write(self, rows: list[dict]) -> None:
+        if not rows:
+            return
+        if self._writer is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._writer = pq.ParquetWriter(self.path, self.schema)
+        self._writer.write_table(pa.Table.from_pylist(rows, schema=self.schema))
+
+    def close(self) -> str | None:
+        """The file's path in the folder, or None when no row came."""
+        if self._writer is None:
+            return None
+        self._writer.close()
+        return self.path.relative_to(self.folder).as_posix()
 
 
-def write_configs(split_rows: dict[str, list[dict]], passages: list[dict], folder: Path,
-                  num_negatives: int) -> dict[str, dict[str, str]]:
+def write_configs(split_batches: Mapping[str, Iterable[list[dict]]], passage_batches: Iterable[list[dict]],
+                  folder: Path, num_negatives: int) -> dict[str, dict[str, str]]:
     """Write every config's Parquet files; return config -> split -> path in the folder (for the card)."""
     folder, files = Path(folder), defaultdict(dict)
-    files["corpus"]["corpus"] = _write(folder, "corpus", "corpus", [
-        {"_id": p["passage_id"], "title": "", "text": p["text"]} for p in passages], SCHEMAS["corpus"])
-    ids_of_text = defaultdict(list)
-    for p in passages:
-        ids_of_text[p["text"]].append(p["passage_id"])
+    corpus, same_text = _ConfigFile(folder, "corpus", "corpus", SCHEMAS["corpus"]), SameTextIndex()
+    for passages in passage_batches:
+        corpus.write([{"_id": p["passage_id"], "title": "", "text": p["text"]} for p in passages])
+        same_text.add(passages)
+    files["corpus"]["corpus"] = corpus.close()
+    copies = same_text.groups()
+    k = num_negatives
     for split in SPLITS:
-        rows = split_rows[split]
-        triplets = [triplet_row(r, num_negatives) for r in rows if len(r["negatives"]) >= num_negatives]
-        files["triplets"][split] = _write(folder, "triplets", split, triplets, triplet_schema(num_negatives))
-        files["pairs"][split] = _write(folder, "pairs", split, [
-            {"query_id": r["query_id"], "query": r["query"], "passage_id": r["passage_id"], "passage": r["positive"],
-             "style": r["style"]} for r in rows], SCHEMAS["pairs"])
-        files["queries"][split] = _write(folder, "queries", split, [
-            {"_id": r["query_id"], "text": r["query"]} for r in rows], SCHEMAS["queries"])
-        files["qrels"][split] = _write(folder, "qrels", split, [
-            {"query-id": q, "corpus-id": c, "score": s} for q, c, s in qrels_for(rows, ids_of_text)], SCHEMAS["qrels"])
+        out = {"triplets": _ConfigFile(folder, "triplets", split, triplet_schema(k)),
+               **{name: _ConfigFile(folder, name, split, SCHEMAS[name]) for name in ("pairs", "queries", "qrels")}}
+        for rows in split_batches.get(split, ()):
+            out["triplets"].write([triplet_row(r, k) for r in rows if len(r["negatives"]) >= k])
+            out["pairs"].write([{"query_id": r["query_id"], "query": r["query"], "passage_id": r["passage_id"],
+                                 "passage": r["positive"], "style": r["style"]} for r in rows])
+            out["queries"].write([{"_id": r["query_id"], "text": r["query"]} for r in rows])
+            out["qrels"].write([{"query-id": q, "corpus-id": c, "score": s} for q, c, s in qrels_for(rows, copies)])
+        for name, file in out.items():
+            files[name][split] = file.close()
     order = ("triplets", "pairs", "corpus", "queries", "qrels")
     return {name: {split: path for split, path in files[name].items() if path} for name in order}

@@ -18,7 +18,7 @@ Example:
 from __future__ import annotations
 
 import tempfile
-from collections import defaultdict
+from pathlib import Path
 
 import numpy as np
 from datatrove.pipeline.dedup.minhash import MinhashConfig, MinhashDedupSignature
@@ -47,6 +47,7 @@ class MinHasher:
     def __init__(self, datatrove_language: str, shingle_words: int, num_hashes: int, threshold: float,
                  seed: int = 1):
         self.bands, rows = lsh_bands(num_hashes, threshold)
+        self.num_values = self.bands * rows  # the signature's length
         config = MinhashConfig(n_grams=shingle_words, num_buckets=self.bands, hashes_per_bucket=rows, seed=seed)
         self._step = MinhashDedupSignature(tempfile.gettempdir(), config=config, language=datatrove_language)
 
@@ -66,14 +67,62 @@ class MinHasher:
 
 def near_duplicate_pairs(signatures: list[np.ndarray | None], bands: int, threshold: float) -> list[tuple[int, int]]:
     """Index pairs (i < j) of near-duplicate texts: sharing an LSH band and agreeing on >= threshold of hashes."""
-    buckets: dict[tuple, list[int]] = defaultdict(list)
-    for i, sig in enumerate(signatures):
-        if sig is not None:
-            for band, values in enumerate(np.split(sig, bands)):
-                buckets[(band, values.tobytes())].append(i)
-    candidates = {(a, b) for members in buckets.values() if len(members) > 1
-                  for k, a in enumerate(members) for b in members[k + 1:]}
-    return sorted((a, b) for a, b in candidates if np.mean(signatures[a] == signatures[b]) >= threshold)
+    table = SignatureTable(len(signatures), next((len(s) for s in signatures if s is not None), 0))
+    table.add(signatures)
+    return table.pairs(bands, threshold)
+
+
+class SignatureTable:
+    """MinHash signatures of a stream of texts, added batch by batch, and the near-duplicate pairs among them.
+
+    Signatures go to a memory-mapped file when ``path`` is given (one row of ``num_values`` uint64 per text), so
+    memory holds only the band keys (``bands`` uint64 per text) and the candidate pairs. Candidates are found per
+    band by sorting the band keys, not through a dictionary of band contents: at a million texts a dictionary of
+    25 bands' byte strings takes gigabytes, a sorted uint64 array 8 MB per band.
+    """
+
+    def __init__(self, size: int, num_values: int, path: Path | None = None):
+        self.size, self.num_values, self.count = size, num_values, 0
+        shape = (max(size, 1), max(num_values, 1))
+        self.values = (np.lib.format.open_memmap(path, mode="w+", dtype=np.uint64, shape=shape) if path
+                       else np.zeros(shape, dtype=np.uint64))
+        self.valid = np.zeros(size, dtype=bool)
+
+    def add(self, signatures: list[np.ndarray | None]) -> None:
+        """Append the next texts' signatures (None: a text without words, which duplicates nothing)."""
+        for sig in signatures:
+            if sig is not None:
+                self.values[self.count] = sig[: self.num_values]
+                self.valid[self.count] = True
+            self.count += 1
+
+    def pairs(self, bands: int, threshold: float) -> list[tuple[int, int]]:
+        """Sorted index pairs (i < j) sharing a band and agreeing on >= ``threshold`` of the hash values."""
+        rows = self.num_values // bands
+        index = np.flatnonzero(self.valid[: self.count])
+        if rows == 0 or len(index) < 2:
+            return []
+        # one uint64 key per band: a multiply-add over the band's values (equal bands give equal keys; a chance
+        # collision of unequal bands only adds a candidate, which the agreement check below then rejects)
+        mult = np.random.default_rng(0).integers(1, 2**63, size=rows, dtype=np.uint64) | np.uint64(1)
+        candidates: set[tuple[int, int]] = set()
+        for band in range(bands):
+            with np.errstate(over="ignore"):
+                keys = (self.values[index, band * rows:(band + 1) * rows] * mult).sum(axis=1, dtype=np.uint64)
+            order = np.argsort(keys, kind="stable")
+            ordered = keys[order]
+            starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
+            ends = np.append(starts[1:], len(ordered))
+            for start, end in zip(starts[ends - starts > 1], ends[ends - starts > 1]):
+                members = sorted(index[order[start:end]].tolist())
+                candidates.update((a, b) for k, a in enumerate(members) for b in members[k + 1:])
+        found = sorted(candidates)
+        kept = []
+        for chunk in range(0, len(found), 100_000):
+            pairs = np.array(found[chunk:chunk + 100_000], dtype=np.int64)
+            agree = (self.values[pairs[:, 0]] == self.values[pairs[:, 1]]).mean(axis=1) >= threshold
+            kept.extend((int(a), int(b)) for a, b in pairs[agree])
+        return kept
 
 
 def document_groups(doc_of: list[str], pairs: list[tuple[int, int]]) -> dict[str, str]:

@@ -21,25 +21,30 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from dataset_card import write_card
+from dataset_card import CardData, write_card
 from pipeline.errors import ConfigError, InputDataError, StageError
 from pipeline.publishing.folder import write_configs
-from pipeline.run_folder import SPLITS
+from pipeline.run_folder import BATCH_ROWS, SPLITS
 from pipeline.stages.base import Stage
 
 
 class PublishStage(Stage):
     name = "publish"
     config_sections = ("publish",)
+    batch_rows = BATCH_ROWS  # rows per read batch and written row group
 
     @property
     def dataset_dir(self):
         return self.folder.path("publish.dataset")
 
+    def _split_batches(self, split: str, columns: tuple[str, ...] | None = None):
+        return self.folder.batches("split.triplets", split=split, columns=columns, batch_rows=self.batch_rows,
+                                   allow_empty=split != "train")
+
+    def _passage_batches(self, columns: tuple[str, ...] | None = None):
+        return self.folder.batches("filter.passages", columns=columns, batch_rows=self.batch_rows)
+
     def process(self) -> dict[str, Any]:
-        split_rows = {s: self.folder.read("split.triplets", split=s, allow_empty=s != "train").to_pylist()
-                      for s in SPLITS}
-        passages = self.folder.read("filter.passages").to_pylist()
         beir = self.folder.path("split.beir")
         if not (beir / "test" / "corpus.jsonl").is_file():
             raise InputDataError(f"{beir / 'test'} is missing or incomplete: rerun `python -m pipeline.run --stage "
@@ -47,7 +52,10 @@ class PublishStage(Stage):
         if self.dataset_dir.exists():  # a half-written folder from an interrupted run: rebuild it whole
             shutil.rmtree(self.dataset_dir)
         self.dataset_dir.mkdir(parents=True)
-        files = write_configs(split_rows, passages, self.dataset_dir, self.config.mine.num_negatives)
+        # every input is streamed in batches (memory holds one batch, issue "C4 scale"); the card reads the
+        # columns it plots in a second pass rather than the configs' writer feeding it
+        files = write_configs({s: self._split_batches(s) for s in SPLITS}, self._passage_batches(),
+                              self.dataset_dir, self.config.mine.num_negatives)
         if "train" not in files["triplets"]:
             raise StageError(f"no training triplets: no train query kept {self.config.mine.num_negatives} "
                              "negatives (see mine/stats.json 'dropped' and split/stats.json). Raise mine.range_max "
@@ -56,16 +64,26 @@ class PublishStage(Stage):
         shutil.copytree(beir, self.dataset_dir / "beir")
         counts = {name: {split: pq.read_metadata(self.dataset_dir / path).num_rows for split, path in splits.items()}
                   for name, splits in files.items()}
-        readme = write_card(self.config, self.language, self.run_dir, self.dataset_dir, files, counts, split_rows,
-                            passages)
+        data = CardData(seed=self.config.seed)
+        for split in SPLITS:
+            for rows in self._split_batches(split, ("query_id", "query", "style", "positive_score", "negatives")):
+                data.add_rows(split, rows)
+        for passages in self._passage_batches(self._passage_columns()):
+            data.add_passages(passages)
+        readme = write_card(self.config, self.language, self.run_dir, self.dataset_dir, files, counts, data)
         exported = self._export()
-        k = self.config.mine.num_negatives
-        short = {s: sum(len(r["negatives"]) < k for r in rows) for s, rows in split_rows.items()}
+        # pairs hold every query of a split, triplets only those with k negatives
+        short = {s: counts["pairs"].get(s, 0) - counts["triplets"].get(s, 0) for s in SPLITS}
         return {"rows": sum(counts["triplets"].values()), "counts": counts, "folder": str(self.dataset_dir),
                 "queries_without_k_negatives": short,
                 "readme": str(readme), "version": self.config.publish.version, "tag": self.config.publish.tag,
                 "exported_to": exported,
                 "plots": sorted(p.name for p in (self.dataset_dir / "plots").glob("*.png"))}
+
+    def _passage_columns(self) -> tuple[str, ...]:
+        """n_tokens for the length plot where the passages carry it, else the text (counted in words)."""
+        names = self.folder.schema("filter.passages").names
+        return ("n_tokens", "text") if "n_tokens" in names else ("text",)
 
     def config_hash(self) -> str:
         # where the folder is also copied does not change what is published

@@ -16,104 +16,183 @@
    since test positives never appear in training triplets. ``beir_corpus: non_train`` keeps only passages of
    dev/test documents (smaller, never seen in training in any role).
 
+Every input is read in batches (``RunFolder.batches``) and every output written in row groups: memory holds the
+passage and document ids, the MinHash band keys (signatures go to a memory-mapped file in ``split/work/``) and one
+batch of rows, never the whole run (issue "C4 scale").
+
 Output under ``runs/<name>/split/``: ``{train,dev,test}.parquet`` (mine's triplet schema plus ``group_id``),
 ``documents.parquet`` (doc_id, group_id, split), ``beir/test/{corpus.jsonl,queries.jsonl,qrels/test.tsv}``.
 """
 
 from __future__ import annotations
 
+import shutil
 from collections import Counter, defaultdict
 from typing import Any
 
 from pipeline.errors import StageError
-from pipeline.publishing.beir import qrels_for
-from pipeline.publishing.neardup import MinHasher, document_groups, near_duplicate_pairs
+from pipeline.publishing.beir import SameTextIndex, qrels_for
+from pipeline.publishing.neardup import MinHasher, SignatureTable, document_groups
 from pipeline.publishing.splits import assign_splits, leak_sets
-from pipeline.run_folder import SPLIT_TRIPLET_SCHEMA, SPLITS
+from pipeline.run_folder import BATCH_ROWS, SPLIT_TRIPLET_SCHEMA, SPLITS
 from pipeline.stages.base import Stage
 from retrieval.beir import write_beir
+
+_IDS = ("query_id", "doc_id", "passage_id")
 
 
 class SplitStage(Stage):
     name = "split"
     config_sections = ("split",)
+    batch_rows = BATCH_ROWS  # rows per read batch and written row group
 
     def process(self) -> dict[str, Any]:
         cfg = self.config.split
-        rows = self.folder.read("mine.triplets").to_pylist()
-        passages = self.folder.read("filter.passages", columns=("passage_id", "doc_id", "text")).to_pylist()
-        hasher = MinHasher(self.language.datatrove_language, cfg.shingle_words, cfg.num_hashes,
-                           cfg.near_duplicate_threshold, seed=self.config.seed)
-        print(f"[split] MinHash over {len(passages)} passages")
-        pairs = near_duplicate_pairs(hasher.signatures([p["text"] for p in passages]), hasher.bands,
-                                     cfg.near_duplicate_threshold)
-        doc_of = [p["doc_id"] for p in passages] + [r["doc_id"] for r in rows]  # queries' docs too, to be safe
-        group_of = document_groups(doc_of, pairs)
-        fractions = {"train": cfg.train, "dev": cfg.dev, "test": cfg.test}
-        split_of_group = assign_splits(sorted(set(group_of.values())), fractions, self.config.seed,
-                                       with_queries={group_of[r["doc_id"]] for r in rows})
+        passage_ids, passage_docs, pairs, same_text = self._near_duplicates()
         near = defaultdict(set)
         for a, b in pairs:
-            near[passages[a]["passage_id"]].add(passages[b]["passage_id"])
-            near[passages[b]["passage_id"]].add(passages[a]["passage_id"])
-        by_split = {s: [] for s in SPLITS}
+            near[passage_ids[a]].add(passage_ids[b])
+            near[passage_ids[b]].add(passage_ids[a])
+        queries_of_doc = Counter(r["doc_id"] for batch in self._id_batches() for r in batch)
+        known = set(passage_docs)
+        doc_of = passage_docs + [d for d in queries_of_doc if d not in known]  # queries' docs too, to be safe
+        group_of = document_groups(doc_of, pairs)
+        split_of_group = assign_splits(sorted(set(group_of.values())), {s: getattr(cfg, s) for s in SPLITS},
+                                       self.config.seed, with_queries={group_of[d] for d in queries_of_doc})
         eligible = self._eval_eligible()
-        not_eligible = Counter()
-        for row in rows:
-            row["group_id"] = group_of[row["doc_id"]]
-            split = split_of_group[row["group_id"]]
-            if split != "train" and not eligible.get(row["query_id"], True):
-                not_eligible[split] += 1
-                continue
-            by_split[split].append(row)
-        if not by_split["train"]:
+
+        def split_of(row: dict) -> tuple[str, bool]:
+            """The row's split, and whether it stays there (not: a dev/test query kept only through the base)."""
+            split = split_of_group[group_of[row["doc_id"]]]
+            return split, split == "train" or eligible.get(row["query_id"], True)
+
+        held_out: dict[str, set[str]] = {"dev": set(), "test": set()}
+        in_train = 0
+        for batch in self._id_batches():
+            for row in batch:
+                split, kept = split_of(row)
+                in_train += split == "train"
+                if kept and split in held_out:
+                    held_out[split].add(row["passage_id"])
+        if not in_train:
             raise StageError("every query landed outside the train split (too few documents for these fractions). "
                              "Generate queries for more passages, or raise split.train.")
-        leaks = leak_sets({s: {r["passage_id"] for r in by_split[s]} for s in SPLITS}, near)
-        stats = {"splits": {}, "near_duplicate_pairs": len(pairs),
-                 "queries_dropped_not_eligible": dict(not_eligible)}
-        for split in SPLITS:
-            dropped = _drop_leaks(by_split[split], leaks[split])
-            self._write(split, by_split[split])
-            stats["splits"][split] = _split_stats(by_split[split], self.config.mine.num_negatives, dropped)
-        self._write_documents(group_of, split_of_group, rows)
-        stats["beir_corpus"] = self._write_beir(by_split["test"], passages, group_of, split_of_group)
+        leaks = leak_sets(held_out, near)
+        stats = {"splits": {}, "near_duplicate_pairs": len(pairs)}
+        stats["queries_dropped_not_eligible"], stats["splits"] = self._write_splits(split_of, group_of, leaks)
+        self._write_documents(group_of, split_of_group, queries_of_doc)
+        non_train = {i for i, d in enumerate(passage_docs) if split_of_group[group_of[d]] != "train"}
+        stats["beir_corpus"] = self._write_beir(same_text, passage_ids, non_train)
         sizes = Counter(group_of.values())
-        stats.update(rows=len(rows), documents=len(group_of), groups=len(sizes),
+        stats.update(rows=sum(queries_of_doc.values()), documents=len(group_of), groups=len(sizes),
                      groups_with_near_duplicates=sum(1 for n in sizes.values() if n > 1),
                      documents_in_shared_groups=sum(n for n in sizes.values() if n > 1),
                      negatives_dropped_leak=sum(s["negatives_dropped_leak"] for s in stats["splits"].values()))
         return stats
 
+    def _near_duplicates(self) -> tuple[list[str], list[str], list[tuple[int, int]], SameTextIndex]:
+        """One pass over the corpus: passage ids, their documents, near-duplicate index pairs, same-text ids."""
+        cfg = self.config.split
+        hasher = MinHasher(self.language.datatrove_language, cfg.shingle_words, cfg.num_hashes,
+                           cfg.near_duplicate_threshold, seed=self.config.seed)
+        total = self.folder.num_rows("filter.passages")
+        print(f"[split] MinHash over {total} passages")
+        work = self.folder.path("split.work")
+        work.mkdir(parents=True, exist_ok=True)
+        table = SignatureTable(total, hasher.num_values, work / "signatures.npy")
+        passage_ids, passage_docs, same_text = [], [], SameTextIndex()
+        for batch in self.folder.batches("filter.passages", columns=("passage_id", "doc_id", "text"),
+                                         batch_rows=self.batch_rows):
+            table.add(hasher.signatures([p["text"] for p in batch]))
+            same_text.add(batch)
+            passage_ids.extend(p["passage_id"] for p in batch)
+            passage_docs.extend(p["doc_id"] for p in batch)
+        pairs = table.pairs(hasher.bands, cfg.near_duplicate_threshold)
+        del table
+        shutil.rmtree(work, ignore_errors=True)
+        return passage_ids, passage_docs, pairs, same_text
+
+    def _id_batches(self):
+        return self.folder.batches("mine.triplets", columns=_IDS, batch_rows=self.batch_rows)
+
+    def _write_splits(self, split_of, group_of: dict[str, str], leaks: dict[str, set[str]]) -> tuple[dict, dict]:
+        """Stream the triplets into their split files; (dev/test queries dropped as not eligible, stats per split)."""
+        k = self.config.mine.num_negatives
+        not_eligible: Counter = Counter()
+        seen = {s: {"queries": 0, "documents": set(), "groups": set(), "queries_with_k_negatives": 0,
+                    "negatives_dropped_leak": 0, "styles": Counter()} for s in SPLITS}
+        with self.folder.writer("split.triplets", SPLIT_TRIPLET_SCHEMA, split="train") as train, \
+                self.folder.writer("split.triplets", SPLIT_TRIPLET_SCHEMA, split="dev") as dev, \
+                self.folder.writer("split.triplets", SPLIT_TRIPLET_SCHEMA, split="test") as test:
+            writers = {"train": train, "dev": dev, "test": test}
+            for batch in self.folder.batches("mine.triplets", batch_rows=self.batch_rows):
+                out = {s: [] for s in SPLITS}
+                for row in batch:
+                    split, kept = split_of(row)
+                    if not kept:
+                        not_eligible[split] += 1
+                        continue
+                    row["group_id"] = group_of[row["doc_id"]]
+                    s = seen[split]
+                    s["negatives_dropped_leak"] += _drop_leaks(row, leaks[split])
+                    s["queries"] += 1
+                    s["documents"].add(row["doc_id"])
+                    s["groups"].add(row["group_id"])
+                    s["queries_with_k_negatives"] += len(row["negatives"]) >= k
+                    s["styles"][row["style"]] += 1
+                    out[split].append(row)
+                for split, rows in out.items():
+                    writers[split].write(rows)
+        stats = {split: {**s, "documents": len(s["documents"]), "groups": len(s["groups"]),
+                         "styles": dict(s["styles"])} for split, s in seen.items()}
+        return dict(not_eligible), stats
+
     def _eval_eligible(self) -> dict[str, bool]:
-        """query_id -> whether the panel keeps it without the base model (all True with eval_queries: all)."""
+        """query_id -> whether the panel keeps it without the base model (empty with eval_queries: all). Only the
+        queries it does not keep are held: with round-trip on, they are the minority."""
         if self.config.split.eval_queries == "all":
             return {}
-        table = self.folder.read("filter.queries")
-        if "eval_eligible" not in table.column_names:
+        if "eval_eligible" not in self.folder.schema("filter.queries").names:
             return {}  # round-trip off: no judge favours the base
-        return dict(zip(table.column("query_id").to_pylist(), table.column("eval_eligible").to_pylist()))
+        return {r["query_id"]: False
+                for batch in self.folder.batches("filter.queries", columns=("query_id", "eval_eligible"),
+                                                 batch_rows=self.batch_rows)
+                for r in batch if not r["eval_eligible"]}
 
-    def _write(self, split: str, rows: list[dict]) -> None:
-        self.folder.write("split.triplets", rows, SPLIT_TRIPLET_SCHEMA, split=split)
-
-    def _write_documents(self, group_of: dict[str, str], split_of_group: dict[str, str], rows: list[dict]) -> None:
-        queries = Counter(r["doc_id"] for r in rows)
-        docs = [{"doc_id": d, "group_id": g, "split": split_of_group[g], "queries": queries.get(d, 0)}
+    def _write_documents(self, group_of: dict[str, str], split_of_group: dict[str, str],
+                         queries_of_doc: Counter) -> None:
+        docs = [{"doc_id": d, "group_id": g, "split": split_of_group[g], "queries": queries_of_doc.get(d, 0)}
                 for d, g in sorted(group_of.items())]
         self.folder.write("split.documents", docs)
 
-    def _write_beir(self, test: list[dict], passages: list[dict], group_of: dict[str, str],
-                    split_of_group: dict[str, str]) -> dict:
+    def _write_beir(self, same_text: SameTextIndex, passage_ids: list[str], non_train: set[int]) -> dict:
+        """The test split as a BEIR folder, streamed: corpus from the passages, queries and qrels from test rows."""
         keep_all = self.config.split.beir_corpus == "all"
-        corpus = [{"_id": p["passage_id"], "title": "", "text": p["text"]} for p in passages
-                  if keep_all or split_of_group[group_of[p["doc_id"]]] != "train"]
-        ids_of_text = defaultdict(list)
-        for p in corpus:
-            ids_of_text[p["text"]].append(p["_id"])
-        queries = [{"_id": r["query_id"], "text": r["query"]} for r in test]
-        write_beir(self.folder.path("split.beir") / "test", corpus, queries, qrels_for(test, ids_of_text))
-        return {"passages": len(corpus), "queries": len(queries), "kind": self.config.split.beir_corpus}
+        kept_ids = None if keep_all else {passage_ids[i] for i in non_train}
+        copies = same_text.groups(kept_ids)
+        counts = Counter()
+
+        def corpus():
+            for batch in self.folder.batches("filter.passages", columns=("passage_id", "text"),
+                                             batch_rows=self.batch_rows):
+                for p in batch:
+                    if kept_ids is None or p["passage_id"] in kept_ids:
+                        counts["passages"] += 1
+                        yield {"_id": p["passage_id"], "title": "", "text": p["text"]}
+
+        def test_rows(columns):
+            for batch in self.folder.batches("split.triplets", split="test", columns=columns,
+                                             batch_rows=self.batch_rows, allow_empty=True):
+                yield from batch
+
+        def queries():
+            for r in test_rows(("query_id", "query")):
+                counts["queries"] += 1
+                yield {"_id": r["query_id"], "text": r["query"]}
+
+        write_beir(self.folder.path("split.beir") / "test", corpus(), queries(),
+                   qrels_for(test_rows(("query_id", "passage_id", "positive")), copies))
+        return {"passages": counts["passages"], "queries": counts["queries"], "kind": self.config.split.beir_corpus}
 
     def summary(self, stats: dict[str, Any]) -> str:
         parts = ", ".join(f"{s} {v['queries']} queries/{v['documents']} docs" for s, v in stats["splits"].items())
@@ -121,17 +200,9 @@ class SplitStage(Stage):
                 f"{stats['negatives_dropped_leak']} leaking negatives dropped")
 
 
-def _drop_leaks(rows: list[dict], forbidden: set[str]) -> int:
-    dropped = 0
-    for row in rows:
-        kept = [n for n in row["negatives"] if n["passage_id"] not in forbidden]
-        dropped += len(row["negatives"]) - len(kept)
-        row["negatives"] = kept
+def _drop_leaks(row: dict, forbidden: set[str]) -> int:
+    """Remove the row's negatives that are in ``forbidden``; how many were removed."""
+    kept = [n for n in row["negatives"] if n["passage_id"] not in forbidden]
+    dropped = len(row["negatives"]) - len(kept)
+    row["negatives"] = kept
     return dropped
-
-
-def _split_stats(rows: list[dict], k: int, dropped: int) -> dict:
-    return {"queries": len(rows), "documents": len({r["doc_id"] for r in rows}),
-            "groups": len({r["group_id"] for r in rows}),
-            "queries_with_k_negatives": sum(len(r["negatives"]) >= k for r in rows),
-            "negatives_dropped_leak": dropped, "styles": dict(Counter(r["style"] for r in rows))}

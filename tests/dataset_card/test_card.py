@@ -6,7 +6,7 @@ import json
 
 import yaml
 
-from dataset_card import card_metadata, front_matter, size_category, write_card
+from dataset_card import CardData, card_metadata, front_matter, size_category, write_card
 from dataset_card.context import clean_reason, drop_rows, llm_label, model_label, read_stage_stats
 from dataset_card.plots import drops, scores
 from pipeline.config import config_from_dict
@@ -63,8 +63,9 @@ def test_card_renders_every_number_from_the_stats(tmp_path):
                        "negatives": [{"score": 0.8, "source": "dense"}, {"score": 0.7, "source": "bm25"}]}],
             "dev": [], "test": []}
     passages = [{"text": "uno due tre", "n_tokens": 3}, {"text": "quattro cinque", "n_tokens": 2}]
-    readme = write_card(config, load_language("ita_Latn"), _run(tmp_path), folder, FILES,
-                        {"triplets": {"train": 1, "test": 0}, "corpus": {"corpus": 2}}, rows, passages)
+    counts = {"triplets": {"train": 1, "test": 0}, "corpus": {"corpus": 2}}
+    readme = write_card(config, load_language("ita_Latn"), _run(tmp_path), folder, FILES, counts,
+                        CardData.from_rows(rows, passages))
     text = readme.read_text()
     for expected in ("12,345 documents read", "9,876 kept", "40,000 passages", "`qwen2.5-1.5b`", "f00dfeed",
                      "1200 kept", "1100 of 1200 queries", "| filter (queries) | round_trip | 250 |",
@@ -78,7 +79,7 @@ def test_card_renders_every_number_from_the_stats(tmp_path):
 def test_card_survives_missing_stats(tmp_path):
     config = config_from_dict({})
     readme = write_card(config, load_language("ita_Latn"), tmp_path / "empty-run", tmp_path / "d", FILES,
-                        {"triplets": {"train": 0}}, {"train": [], "dev": [], "test": []}, [])
+                        {"triplets": {"train": 0}}, CardData())
     assert "n/a documents read" in readme.read_text()
 
 
@@ -98,3 +99,32 @@ def test_labels_users_can_look_up():
     gguf = "Qwen/Qwen2.5-1.5B-Instruct-GGUF/qwen2.5-1.5b-instruct-q4_k_m.gguf"
     assert llm_label(local, "local-gguf") == f"local-gguf ({gguf})"
     assert clean_reason("🔻 - FILTER: 🍷 FineWeb Quality") == "FineWeb Quality"
+
+
+def test_card_data_keeps_every_value_up_to_its_cap_then_a_uniform_sample():
+    from dataset_card.data import Reservoir
+
+    small = Reservoir(cap=100)
+    for v in range(50):
+        small.add(v)
+    assert small.values == list(range(50))
+    big = Reservoir(cap=100, seed=1)
+    for v in range(10_000):
+        big.add(v)
+    assert big.seen == 10_000 and len(set(big.values)) == 100
+    assert 3_500 < sum(big.values) / 100 < 6_500  # a sample of the whole stream, not its head
+
+
+def test_card_data_fed_in_batches_equals_one_batch():
+    rows = [{"query_id": f"q{i}", "style": "keywords" if i % 3 else "question", "query": "a b " * (i % 4 + 1),
+             "positive_score": 0.5 + i / 100, "negatives": [{"score": i / 100, "source": "dense"}]} for i in range(10)]
+    whole = CardData.from_rows({"train": rows[:6], "dev": [], "test": rows[6:]}, [{"text": "a b", "n_tokens": 2}])
+    parts = CardData()
+    for batch in (rows[:2], rows[2:6]):
+        parts.add_rows("train", batch)
+    parts.add_rows("test", rows[6:])
+    parts.add_passages([{"text": "a b", "n_tokens": 2}])
+    assert parts.styles == whole.styles and parts.test_query_ids == {"q6", "q7", "q8", "q9"}
+    assert {s: r.values for s, r in parts.query_words.items()} == {s: r.values for s, r in whole.query_words.items()}
+    assert parts.positive_scores.values == whole.positive_scores.values
+    assert parts.passage_lengths() == whole.passage_lengths() == ([2], "tokens")

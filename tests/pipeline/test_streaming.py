@@ -1,0 +1,134 @@
+"""split and publish stream their inputs in batches: any batch size gives the same rows, files and statistics;
+the near-duplicate search by sorted band keys finds the pairs the band dictionary found."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from pipeline.errors import StageError
+from pipeline.publishing.neardup import SignatureTable, near_duplicate_pairs
+from pipeline.run_folder import TRIPLET_SCHEMA, RunFolder
+from pipeline.stages.publish import PublishStage
+from pipeline.stages.split import SplitStage
+from tests.pipeline.tiny_st import make_run_config, write_mine_run
+
+
+def _dictionary_pairs(signatures, bands, threshold):
+    """The earlier implementation: buckets keyed by each band's bytes."""
+    buckets = defaultdict(list)
+    for i, sig in enumerate(signatures):
+        if sig is not None:
+            for band, values in enumerate(np.split(sig, bands)):
+                buckets[(band, values.tobytes())].append(i)
+    candidates = {(a, b) for members in buckets.values() if len(members) > 1
+                  for k, a in enumerate(members) for b in members[k + 1:]}
+    return sorted((a, b) for a, b in candidates if np.mean(signatures[a] == signatures[b]) >= threshold)
+
+
+def test_sorted_band_keys_find_the_pairs_of_the_band_dictionary():
+    rng = np.random.default_rng(3)
+    bands, rows = 25, 5
+    signatures = [rng.integers(0, 50, size=bands * rows, dtype=np.uint64) for _ in range(300)]
+    for i in range(0, 300, 7):  # planted near-copies: a share of the values changed
+        copy = signatures[i].copy()
+        changed = rng.choice(bands * rows, size=int(rng.integers(5, 60)), replace=False)
+        copy[changed] = rng.integers(1000, 2000, size=len(changed), dtype=np.uint64)
+        signatures[i + 1] = copy
+    signatures[5] = None  # a text without words
+    expected = _dictionary_pairs(signatures, bands, 0.7)
+    assert len(expected) >= 20
+    assert near_duplicate_pairs(signatures, bands, 0.7) == expected
+
+
+def test_signatures_on_disk_give_the_same_pairs(tmp_path):
+    rng = np.random.default_rng(4)
+    signatures = [rng.integers(0, 30, size=20, dtype=np.uint64) for _ in range(50)]
+    signatures[10] = signatures[3].copy()
+    table = SignatureTable(50, 20, tmp_path / "signatures.npy")
+    for start in range(0, 50, 7):
+        table.add(signatures[start:start + 7])
+    assert table.pairs(4, 0.7) == near_duplicate_pairs(signatures, 4, 0.7)
+    assert (3, 10) in table.pairs(4, 0.7)
+
+
+def _split_and_publish(root, batch_rows: int | None):
+    config = make_run_config(root, "unused", split={"train": 0.6, "dev": 0.2, "test": 0.2})
+    write_mine_run(config.run_dir)
+    split, publish = SplitStage(config), PublishStage(config)
+    if batch_rows:
+        split.batch_rows = publish.batch_rows = batch_rows
+    return config.run_dir, split.run(), publish.run()
+
+
+def _contents(run_dir):
+    """Every Parquet file's rows and every other file's text under split/ and publish/ (PNG plots aside)."""
+    out = {}
+    for stage in ("split", "publish"):
+        for path in sorted((run_dir / stage).rglob("*")):
+            name = str(path.relative_to(run_dir))
+            if path.suffix == ".parquet":
+                out[name] = pq.read_table(path).to_pylist()
+            elif path.is_file() and path.suffix in (".jsonl", ".tsv", ".md"):
+                out[name] = path.read_text()
+    return out
+
+
+def _without_timings(stats: dict) -> dict:
+    return {k: v for k, v in stats.items() if k not in ("seconds", "folder", "readme", "exported_to")}
+
+
+def test_any_batch_size_gives_the_same_split_and_dataset(tmp_path):
+    whole_dir, whole_split, whole_publish = _split_and_publish(tmp_path / "whole", None)
+    small_dir, small_split, small_publish = _split_and_publish(tmp_path / "small", 3)
+    whole, small = _contents(whole_dir), _contents(small_dir)
+    assert sorted(whole) == sorted(small) and len(whole) > 15
+    for name in whole:
+        assert whole[name] == small[name], name
+    assert _without_timings(whole_split) == _without_timings(small_split)
+    assert _without_timings(whole_publish) == _without_timings(small_publish)
+    # the small batches really were batches: the split files hold several row groups
+    assert pq.ParquetFile(small_dir / "split" / "train.parquet").num_row_groups > 1
+    assert not (small_dir / "split" / "work").exists()  # the signatures file is removed
+
+
+def test_batches_read_in_order_and_check_their_input(tmp_path):
+    folder = RunFolder(tmp_path)
+    rows = [{"query_id": f"q{i}", "query": "x", "passage_id": "p", "positive": "y", "doc_id": "d", "style": "s",
+             "negatives": [], "positive_score": 1.0} for i in range(7)]
+    with folder.writer("mine.triplets", TRIPLET_SCHEMA) as out:
+        out.write(rows[:4])
+        out.write(rows[4:])
+    batches = list(folder.batches("mine.triplets", batch_rows=3, columns=("query_id",)))
+    assert [len(b) for b in batches] == [3, 3, 1]
+    assert [r["query_id"] for b in batches for r in b] == [f"q{i}" for i in range(7)]
+    assert folder.num_rows("mine.triplets") == 7
+    pq.write_table(pa.Table.from_pylist([], schema=TRIPLET_SCHEMA), folder.path("mine.triplets"))
+    with pytest.raises(StageError, match="'mine' stage kept no rows"):
+        list(folder.batches("mine.triplets"))
+    folder.path("mine.triplets").unlink()
+    with pytest.raises(Exception, match="is missing"):
+        list(folder.batches("mine.triplets"))
+
+
+def test_a_failed_write_leaves_no_file(tmp_path):
+    folder = RunFolder(tmp_path)
+    with pytest.raises(RuntimeError):
+        with folder.writer("mine.triplets", TRIPLET_SCHEMA) as out:
+            out.write([{"query_id": "q"}])
+            raise RuntimeError("killed half-way")
+    assert not folder.path("mine.triplets").exists()
+    assert not list(folder.path("mine.triplets").parent.glob("*.tmp"))
+
+
+def test_publish_stats_count_queries_without_k_negatives(tmp_path):
+    run_dir, _, stats = _split_and_publish(tmp_path, None)
+    rows = {s: pq.read_table(run_dir / "split" / f"{s}.parquet").to_pylist() for s in ("train", "dev", "test")}
+    assert stats["queries_without_k_negatives"] == {s: sum(len(r["negatives"]) < 3 for r in rows[s])
+                                                    for s in rows}
+    assert json.loads((run_dir / "publish" / "stats.json").read_text())["rows"] == stats["rows"]
