@@ -8,8 +8,9 @@ rows an unsharded run writes: a query's negatives depend only on the query and t
 
 Example::
 
-    write_shard(folder, rank, rows, drops)      # by task ``rank``
-    rows, drops = read_shards(folder, tasks)    # by the stage, once every task has finished
+    write_shard(folder, rank, batches)                # by task ``rank``: (rows, drops) per batch of its queries
+    for rows, drops in read_shards(folder, tasks):   # by the stage, once every task has finished
+        ...
 """
 
 from __future__ import annotations
@@ -31,29 +32,40 @@ def shard_files(folder: Path, rank: int) -> tuple[Path, Path]:
     return folder / f"{rank:05d}.parquet", folder / f"{rank:05d}.drops.json"
 
 
-def write_shard(folder: Path, rank: int, rows: list[dict], drops: Counter) -> None:
-    """Both files of a shard, each written under a temporary name first: a killed task leaves no half shard."""
+def write_shard(folder: Path, rank: int, batches) -> None:
+    """Both files of a shard from (rows, drop counts) batches, each file written under a temporary name first: a
+    killed task leaves no half shard. The rows go out batch by batch (a row holds its negatives' texts)."""
     folder.mkdir(parents=True, exist_ok=True)
     table, counts = shard_files(folder, rank)
     tmp = table.with_suffix(".tmp")
-    pq.write_table(pa.Table.from_pylist(rows, schema=TRIPLET_SCHEMA), tmp)
+    drops = Counter()
+    with pq.ParquetWriter(tmp, TRIPLET_SCHEMA) as writer:
+        for rows, batch_drops in batches:
+            if rows:
+                writer.write_table(pa.Table.from_pylist(rows, schema=TRIPLET_SCHEMA))
+            drops.update(batch_drops)
     tmp.replace(table)
     tmp = counts.with_suffix(".tmp")
     tmp.write_text(json.dumps(dict(drops)))
     tmp.replace(counts)
 
 
-def read_shards(folder: Path, tasks: int) -> tuple[list[dict], Counter]:
-    """Every shard's rows in rank order and the summed drop counts."""
-    rows, drops = [], Counter()
+def read_shards(folder: Path, tasks: int, batch_rows: int = 20_000):
+    """Every shard's rows in rank order, as (rows, drop counts) batches; a shard's counts come with its first
+    batch. A missing shard is an error before any row is yielded."""
     for rank in range(tasks):
         table, counts = shard_files(folder, rank)
         if not (table.is_file() and counts.is_file()):
             raise StageError(f"mine: shard {rank} is missing from {folder} although its task finished; rerun with "
                              "`--stage mine --force`")
-        rows += pq.read_table(table).to_pylist()
-        drops.update(json.loads(counts.read_text()))
-    return rows, drops
+    for rank in range(tasks):
+        table, counts = shard_files(folder, rank)
+        drops = Counter(json.loads(counts.read_text()))
+        for batch in pq.ParquetFile(table).iter_batches(batch_size=batch_rows):
+            yield batch.to_pylist(), drops
+            drops = Counter()
+        if drops:  # an empty shard still brings its counts
+            yield [], drops
 
 
 class MineShard(PipelineStep):
@@ -75,8 +87,16 @@ class MineShard(PipelineStep):
         stage = MineStage(config_from_dict(self.config_data))
         rows, corpus, _ = stage.inputs()
         start, end = shard_bounds(len(rows), rank, world_size)
-        out, drops = stage.mine_rows(rows[start:end], corpus, stage.tools(corpus))
-        write_shard(Path(self.shards_dir), rank, out, drops)
+        negatives = 0
+
+        def counted(batches):
+            nonlocal negatives
+            for rows, drops in batches:
+                negatives += sum(len(r["negatives"]) for r in rows)
+                yield rows, drops
+
+        write_shard(Path(self.shards_dir), rank, counted(stage.mine_batches(rows[start:end], corpus,
+                                                                             stage.tools(corpus))))
         self.stat_update("queries", value=end - start)
-        self.stat_update("negatives", value=sum(len(r["negatives"]) for r in out))
+        self.stat_update("negatives", value=negatives)
         return None

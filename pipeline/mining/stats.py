@@ -7,6 +7,7 @@ Example:
 
 from __future__ import annotations
 
+from array import array
 from collections import Counter
 
 import numpy as np
@@ -24,23 +25,48 @@ def score_histograms(positive: list[float], by_source: dict[str, list[float]], b
     return out
 
 
+class TripletStats:
+    """``triplet_stats`` gathered batch by batch (the mine stage writes its rows in batches and keeps none): counts,
+    and the scores in compact float arrays for the means and histograms.
+
+    >>> stats = TripletStats(k=1)
+    >>> stats.add([{"positive_score": .9, "negatives": [{"score": .7, "source": "dense"}]}])
+    >>> stats.add([{"positive_score": .8, "negatives": []}])
+    >>> stats.result()["queries_without_negatives"], stats.result()["positive_score_mean"]
+    (1, 0.85)
+    """
+
+    def __init__(self, k: int):
+        self.k = k
+        self.per_query: Counter = Counter()
+        self.by_source: dict[str, array] = {"dense": array("d"), "bm25": array("d")}
+        self.positive = array("d")
+
+    def add(self, rows: list[dict]) -> None:
+        for row in rows:
+            self.per_query[len(row["negatives"])] += 1
+            self.positive.append(row["positive_score"])
+            for negative in row["negatives"]:
+                self.by_source.setdefault(negative["source"], array("d")).append(negative["score"])
+
+    def result(self) -> dict:
+        per_query, by_source = self.per_query, self.by_source
+        negatives = np.concatenate([np.asarray(v) for v in by_source.values()]) if by_source else np.array([])
+        return {
+            "rows": sum(per_query.values()),
+            "queries_with_k_negatives": sum(n for count, n in per_query.items() if count >= self.k),
+            "queries_without_negatives": per_query.get(0, 0),
+            "negatives_per_query": {str(count): n for count, n in sorted(per_query.items())},
+            "negatives": len(negatives),
+            "negatives_by_source": {src: len(scores) for src, scores in by_source.items()},
+            "positive_score_mean": round(float(np.mean(self.positive)), 4) if len(self.positive) else None,
+            "negative_score_mean": round(float(np.mean(negatives)), 4) if len(negatives) else None,
+            "score_histograms": score_histograms(list(self.positive), {k: list(v) for k, v in by_source.items()}),
+        }
+
+
 def triplet_stats(rows: list[dict], k: int) -> dict:
     """Counts that describe mined rows (each with ``negatives`` [{score, source}] and ``positive_score``)."""
-    per_query = Counter(len(r["negatives"]) for r in rows)
-    by_source: dict[str, list[float]] = {"dense": [], "bm25": []}
-    for row in rows:
-        for negative in row["negatives"]:
-            by_source.setdefault(negative["source"], []).append(negative["score"])
-    positive = [r["positive_score"] for r in rows]
-    negatives = [s for scores in by_source.values() for s in scores]
-    return {
-        "rows": len(rows),
-        "queries_with_k_negatives": sum(n for count, n in per_query.items() if count >= k),
-        "queries_without_negatives": per_query.get(0, 0),
-        "negatives_per_query": {str(count): n for count, n in sorted(per_query.items())},
-        "negatives": len(negatives),
-        "negatives_by_source": {src: len(scores) for src, scores in by_source.items()},
-        "positive_score_mean": round(float(np.mean(positive)), 4) if positive else None,
-        "negative_score_mean": round(float(np.mean(negatives)), 4) if negatives else None,
-        "score_histograms": score_histograms(positive, by_source),
-    }
+    stats = TripletStats(k)
+    stats.add(rows)
+    return stats.result()

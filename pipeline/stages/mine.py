@@ -29,7 +29,7 @@ from pipeline.mining.dense import dense_candidates
 from pipeline.mining.embedding_store import EmbeddingStore
 from pipeline.mining.embeddings import EmbeddingCache
 from pipeline.mining.miner import Miner
-from pipeline.mining.stats import triplet_stats
+from pipeline.mining.stats import TripletStats
 from pipeline.mining.tools import MiningTools
 from pipeline.run_folder import TRIPLET_SCHEMA
 from pipeline.stages.base import Stage, format_drops
@@ -40,6 +40,7 @@ from retrieval.models import load_embedder
 class MineStage(Stage):
     name = "mine"
     config_sections = ("mine",)
+    batch_rows = 20_000  # queries mined per batch: their rows (negative texts included) are written, then dropped
 
     def config_hash(self) -> str:
         # with the judge on, its model and endpoint shape the output too (not the rest of the generate section)
@@ -69,14 +70,16 @@ class MineStage(Stage):
         print(f"[mine] {len(rows)} queries, {len(corpus)} unique passages; method {cfg.method}, model {cfg.model}"
               + (f"; {cfg.tasks} tasks" if cfg.tasks > 1 else ""))
         tools = self.tools(corpus)
-        if cfg.tasks > 1:
-            out, drops = self._mine_in_tasks(len(rows))
-        else:
-            out, drops = self.mine_rows(rows, corpus, tools)
-        self._write(out)
+        stats, drops = TripletStats(cfg.num_negatives), Counter()
+        with self.folder.writer("mine.triplets", TRIPLET_SCHEMA) as out:
+            batches = self._mine_in_tasks(len(rows)) if cfg.tasks > 1 else self.mine_batches(rows, corpus, tools)
+            for batch, batch_drops in batches:  # rows with their negatives' texts: written, never all held
+                out.write(batch)
+                stats.add(batch)
+                drops.update(batch_drops)
         drops["positive_not_in_corpus"] = orphans
         return {
-            "queries_in": len(rows) + orphans, **triplet_stats(out, cfg.num_negatives),
+            "queries_in": len(rows) + orphans, **stats.result(),
             "dropped": {k: drops.get(k, 0) for k in ("guard_dense", "guard_bm25", "same_document", "judge",
                                                      "positive_not_in_corpus")},
             "judge_unclear": drops.get("judge_unclear", 0),
@@ -105,6 +108,14 @@ class MineStage(Stage):
             bm25 = Bm25Index(corpus.texts, LanguageTokenizer.for_language(self.language), self.folder.path("run.bm25"))
         return MiningTools(model, cache, corpus_embeddings, bm25)
 
+    def mine_batches(self, rows: list[dict], corpus: Corpus, tools: MiningTools):
+        """``mine_rows`` over ``batch_rows`` queries at a time: yields (rows, drop counts) per batch. A row holds its
+        negatives' texts (several passages per query), so memory holds one batch of them, not the whole run."""
+        for start in range(0, len(rows), self.batch_rows):
+            if len(rows) > self.batch_rows:
+                print(f"[mine] queries {start + 1}-{min(start + self.batch_rows, len(rows))} of {len(rows)}")
+            yield self.mine_rows(rows[start:start + self.batch_rows], corpus, tools)
+
     def mine_rows(self, rows: list[dict], corpus: Corpus, tools: MiningTools) -> tuple[list[dict], Counter]:
         """Negatives for ``rows`` (query rows with ``positive_index``), in their order, and the drop counts. Each
         query's negatives depend only on it and the corpus, so any split of the rows gives the same output rows."""
@@ -130,9 +141,10 @@ class MineStage(Stage):
             drops["guard_dense"] = miner.dense.guard_dropped
         return self._mine_all(miner, rows, drops), drops
 
-    def _mine_in_tasks(self, n_rows: int) -> tuple[list[dict], Counter]:
+    def _mine_in_tasks(self, n_rows: int):
         """Mine in ``mine.tasks`` shards of the queries on the configured executor (local workers, Slurm, Ray);
-        datatrove's completion markers let a killed stage resume task by task. The shards are joined in order."""
+        datatrove's completion markers let a killed stage resume task by task. Yields the shards' rows in order,
+        batch by batch, with their drop counts."""
         from pipeline.executors import run_sharded
         from pipeline.mining.shards import MineShard, read_shards
 
@@ -140,7 +152,7 @@ class MineStage(Stage):
         folder = self.folder.path("mine.tasks", tasks=str(tasks))  # one task count's markers and shards
         step = MineShard(self.config.model_dump(mode="json"), str(folder / "shards"))
         run_sharded(self.config.executor, step, folder, tasks, "mine", "mine")
-        return read_shards(folder / "shards", tasks)
+        return read_shards(folder / "shards", tasks, self.batch_rows)
 
     def _mine_all(self, miner: Miner, rows: list[dict], drops: Counter) -> list[dict]:
         """Mine every query; with the judge, queries go to the endpoint concurrently (generate.concurrency)."""
@@ -159,9 +171,6 @@ class MineStage(Stage):
             out.append(row)
             drops.update(row_drops)
         return out
-
-    def _write(self, rows: list[dict]) -> None:
-        self.folder.write("mine.triplets", rows, TRIPLET_SCHEMA)
 
     def summary(self, stats: dict[str, Any]) -> str:
         return (f"{stats['queries_in']} queries -> {stats['queries_with_k_negatives']} with "

@@ -90,3 +90,18 @@ def test_shards_mined_by_spawned_worker_processes(tmp_path, tiny_model_dir, unsh
     write_filter_run(config.run_dir)
     MineStage(config).run()
     assert triplets(config) == rows_one
+
+
+def test_mining_in_small_batches_writes_the_same_rows(tmp_path, tiny_model_dir, unsharded, monkeypatch):
+    """The stage mines and writes batch_rows queries at a time (in one process and in each task): any batch size
+    gives the same rows and statistics, and the file holds one row group per batch."""
+    stats_one, rows_one = unsharded
+    monkeypatch.setattr(MineStage, "batch_rows", 4)
+    ignore = {"tasks", "seconds", "embeddings_reused"}
+    for name, section in (("batched", {"relative_margin": 0.01}), ("batched-tasks", SHARDED)):
+        config = mine(tmp_path, tiny_model_dir, name, **section)
+        stats = MineStage(config).run()
+        assert triplets(config) == rows_one, name
+        assert {k: v for k, v in stats.items() if k not in ignore} == {
+            k: v for k, v in stats_one.items() if k not in ignore}, name
+        assert pq.ParquetFile(config.run_dir / "mine" / "triplets.parquet").num_row_groups > 1
