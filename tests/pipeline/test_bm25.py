@@ -35,3 +35,21 @@ def test_another_corpus_or_tokenizer_builds_its_own_index(tmp_path):
     Bm25Index(ITALIAN_PASSAGES, CountingTokenizer("it", ["il", "la"]), tmp_path)
     assert len([p for p in tmp_path.iterdir() if p.is_dir()]) == 3
     assert tokenizer.tokenized == 2 * len(ITALIAN_PASSAGES) - 1
+
+
+def test_ids_tokenized_in_batches_score_as_bm25s_own_token_path():
+    import bm25s
+
+    from pipeline.mining.bm25 import token_ids
+
+    tokenizer = LanguageTokenizer("it", ["il", "la", "di"])
+    passages = [*ITALIAN_PASSAGES, "il la di"]  # an all-stop-word passage keeps its row
+    ids, vocab = token_ids(passages, tokenizer, batch=3)
+    assert len(ids) == len(passages) and all(len(row) for row in ids)
+    ours = Bm25Index(passages, tokenizer)
+    theirs = bm25s.BM25()
+    theirs.index([t or ["\x00empty"] for t in tokenizer.many(passages)], show_progress=False)
+    queries = ["vulcano Etna Sicilia", "Codice Atlantico Leonardo", "acqua alta piazza San Marco", "Venezia"]
+    hits = ours.top_many(queries, 5)
+    ours.index = theirs
+    assert hits == ours.top_many(queries, 5)
