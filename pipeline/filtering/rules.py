@@ -75,9 +75,13 @@ class WordFrequencies:
         ('bici', 1)
     """
 
-    def __init__(self, texts: Iterable[str]):
+    def __init__(self, texts: Iterable[str] = ()):
         self.passages = 0
         self.counts: Counter[str] = Counter()
+        self.add(texts)
+
+    def add(self, texts: Iterable[str]) -> None:
+        """Count more passages (the corpus may come in batches)."""
         for text in texts:
             self.passages += 1
             self.counts.update(set(words(text)))

@@ -35,13 +35,14 @@ from pipeline.filtering.rules import (
     repeated_content_word,
     words,
 )
-from pipeline.run_folder import FILTER_DROPPED
+from pipeline.run_folder import BATCH_ROWS, FILTER_DROPPED
 from pipeline.stages.base import Stage, format_drops
 
 
 class FilterStage(Stage):
     name = "filter"
     config_sections = ("filter",)
+    batch_rows = BATCH_ROWS  # passages per read batch and written row group
 
     def config_hash(self) -> str:
         # the dense-index settings shape the output only above index.exact_below passages; at their defaults they
@@ -55,10 +56,7 @@ class FilterStage(Stage):
         if not queries:
             raise StageError(f"generate produced no valid queries ({self.folder.path('generate.queries')} is "
                              "empty): check generate/dropped.parquet for why the replies were dropped")
-        passages = self._corpus(self.folder.read("passages.passages").to_pylist(), {q["passage_id"] for q in queries})
-        passages, contaminated = self._decontaminate_passages(passages)
-        text_of = {p["passage_id"]: p["text"] for p in passages}
-        self._word_frequencies = WordFrequencies(text_of.values())  # the retrieval corpus the query must stand out in
+        corpus_ids, corpus_texts, text_of, contaminated = self._stream_corpus({q["passage_id"] for q in queries})
         kept, dropped = [], []
 
         def drop(q: dict, reason: str, detail: str = "") -> None:
@@ -71,8 +69,7 @@ class FilterStage(Stage):
             else:
                 kept.append(q)
         kept = self._dedup(kept, drop)
-        self.folder.write("filter.passages", passages)  # final already; sharded round-trip tasks read it
-        kept = self._round_trip(kept, passages, drop)
+        kept = self._round_trip(kept, corpus_ids, corpus_texts, drop)
         dropped_file = self.folder.write("filter.dropped", dropped, FILTER_DROPPED)
         if not kept:  # dropped.parquet is written first: the message points the user at it
             raise StageError(f"every query was filtered away: see {dropped_file} for the reasons, and relax the "
@@ -83,38 +80,68 @@ class FilterStage(Stage):
         return {"queries_in": len(queries), "rows": len(kept), "dropped": dict(reasons),
                 "kept_by_style": dict(styles), "round_trip": _panel_stats(kept),
                 "passages_removed_contaminated": len(contaminated),
-                "passages_with_queries": len({q["passage_id"] for q in kept}), "corpus_passages": len(passages)}
+                "passages_with_queries": len({q["passage_id"] for q in kept}), "corpus_passages": len(corpus_ids)}
 
     def summary(self, stats: dict[str, Any]) -> str:
         return f"{stats['queries_in']} queries in, {stats['rows']} kept; dropped: {format_drops(stats['dropped'])}"
 
-    def _corpus(self, passages: list[dict], with_queries: set[str]) -> list[dict]:
-        """The run's retrieval corpus: every passage that has queries, plus a seeded sample of the others.
+    def _stream_corpus(self, with_queries: set[str]) -> tuple[list[str], list[str], dict[str, str], set[str]]:
+        """The run's retrieval corpus, streamed from the passages in batches and written to ``filter/passages``:
+        (passage ids, their texts, text of each passage that has queries, contaminated passage ids). Passages
+        overlapping an evaluation set are left out (decontamination); the word frequencies are counted on the way.
+
+        Only the ids and texts the judge panel indexes are held, not the passages' rows (issue "C4 scale")."""
+        keep = self._corpus_sample(with_queries)
+        self._eval_index = self._eval_overlap_index()
+        self._word_frequencies = WordFrequencies()  # the retrieval corpus the query must stand out in
+        ids, texts, text_of, contaminated = [], [], {}, set()
+        schema = self.folder.schema("passages.passages")
+        with self.folder.writer("filter.passages", schema) as out:  # sharded round-trip tasks read it
+            for batch in self.folder.batches("passages.passages", batch_rows=self.batch_rows):
+                rows = []
+                for p in batch:
+                    pid = p["passage_id"]
+                    if keep is not None and pid not in keep and pid not in with_queries:
+                        continue
+                    if self._eval_index is not None and self._eval_index.passage_overlaps(p["text"]):
+                        contaminated.add(pid)
+                        continue
+                    rows.append(p)
+                    ids.append(pid)
+                    texts.append(p["text"])
+                    if pid in with_queries:
+                        text_of[pid] = p["text"]
+                out.write(rows)
+                self._word_frequencies.add(p["text"] for p in rows)
+        return ids, texts, text_of, contaminated
+
+    def _corpus_sample(self, with_queries: set[str]) -> set[str] | None:
+        """Passages kept besides those with queries (None: all of them): a seeded sample up to the cap.
 
         Round-trip ranks and mined negatives are relative to this corpus, and it is published as ``corpus``. A cap
         keeps CPU runs tractable (encoding every C4 passage on a laptop is not); on a cluster leave it unset.
         """
         cap = self.config.filter.corpus_max_passages
-        if cap is None or len(passages) <= cap:
-            return passages
+        if cap is None:
+            return None
+        ids = [r["passage_id"] for batch in self.folder.batches("passages.passages", columns=("passage_id",),
+                                                                batch_rows=self.batch_rows) for r in batch]
+        if len(ids) <= cap:
+            return None
         import random
 
-        others = sorted((p for p in passages if p["passage_id"] not in with_queries), key=lambda p: p["passage_id"])
-        room = max(cap - (len(passages) - len(others)), 0)
-        keep = {p["passage_id"] for p in random.Random(self.config.seed).sample(others, min(room, len(others)))}
-        return [p for p in passages if p["passage_id"] in with_queries or p["passage_id"] in keep]
+        others = sorted(i for i in ids if i not in with_queries)
+        room = max(cap - (len(ids) - len(others)), 0)
+        return set(random.Random(self.config.seed).sample(others, min(room, len(others))))
 
     # ------------------------------------------------------------------ rules
-    def _decontaminate_passages(self, passages: list[dict]) -> tuple[list[dict], set[str]]:
+    def _eval_overlap_index(self) -> EvalOverlapIndex | None:
         sets = self.config.filter.decontamination.eval_sets
-        self._eval_index = None
         if not sets:
-            return passages, set()
+            return None
         d = self.config.filter.decontamination
-        self._eval_index = EvalOverlapIndex(sets, d.ngram, d.query_ngram, self._stop_words,
-                                            d.query_min_content_words, d.query_template_count)
-        bad = {p["passage_id"] for p in passages if self._eval_index.passage_overlaps(p["text"])}
-        return [p for p in passages if p["passage_id"] not in bad], bad
+        return EvalOverlapIndex(sets, d.ngram, d.query_ngram, self._stop_words, d.query_min_content_words,
+                                d.query_template_count)
 
     def _first_failing_rule(self, q: dict, text_of: dict, contaminated: set) -> tuple[str, str] | None:
         f, query = self.config.filter, q["query"]
@@ -189,13 +216,13 @@ class FilterStage(Stage):
             out.append(q)
         return out
 
-    def _round_trip(self, kept: list[dict], passages: list[dict], drop) -> list[dict]:
+    def _round_trip(self, kept: list[dict], corpus_ids: list[str], corpus_texts: list[str], drop) -> list[dict]:
         """The judge panel (pipeline/filtering/judges.py): every judge's rank on every query, kept if they agree."""
         rt = self.config.filter.round_trip
         if not rt.enabled or not kept:
             return [{**q, "eval_eligible": True} for q in kept]
-        panel = self.panel([p["text"] for p in passages])  # passage embeddings and BM25 index now on disk
-        index = {p["passage_id"]: i for i, p in enumerate(passages)}
+        panel = self.panel(corpus_texts)  # passage embeddings and BM25 index now on disk
+        index = {pid: i for i, pid in enumerate(corpus_ids)}
         queries, positives = [q["query"] for q in kept], np.array([index[q["passage_id"]] for q in kept])
         if rt.tasks > 1:
             ranks = self._ranks_in_tasks(queries, positives)

@@ -132,3 +132,30 @@ def test_publish_stats_count_queries_without_k_negatives(tmp_path):
     assert stats["queries_without_k_negatives"] == {s: sum(len(r["negatives"]) < 3 for r in rows[s])
                                                     for s in rows}
     assert json.loads((run_dir / "publish" / "stats.json").read_text())["rows"] == stats["rows"]
+
+
+def test_filter_in_small_batches_gives_the_same_outputs(tmp_path):
+    """The filter streams the passages (corpus cap, decontamination, word counts, filter/passages) batch by batch."""
+    from pipeline.stages.filter import FilterStage
+    from retrieval.beir import write_beir
+    from tests.pipeline.test_filter import EVAL_PASSAGE, EVAL_QUERIES, PASSAGES, PLANTED, make_run
+
+    eval_set = write_beir(tmp_path / "eval", [{"_id": "e1", "title": "", "text": EVAL_PASSAGE}],
+                          [{"_id": f"eq{i}", "text": t} for i, t in enumerate(EVAL_QUERIES)], [("eq0", "e1", 1)])
+    extra = [{"passage_id": f"x{i}", "text": f"Passaggio di riempimento numero {i} sulla storia del porto."}
+             for i in range(9)]
+    outputs = []
+    for name, batch_rows in (("whole", None), ("batched", 2)):
+        cfg = make_run(tmp_path, PLANTED, passages=PASSAGES + extra, run_name=name, corpus_max_passages=9,
+                       decontamination={"eval_sets": [str(eval_set)]}, common_word_min_passages=1)
+        stage = FilterStage(cfg)
+        if batch_rows:
+            stage.batch_rows = batch_rows
+        stats = {k: v for k, v in stage.run().items() if k != "seconds"}
+        files = {f: pq.read_table(cfg.run_dir / "filter" / f).to_pylist()
+                 for f in ("queries.parquet", "dropped.parquet", "passages.parquet")}
+        outputs.append((stats, files))
+    assert outputs[0] == outputs[1]
+    stats, files = outputs[0]
+    assert stats["passages_removed_contaminated"] == 1 and len(files["passages.parquet"]) == 8  # 9 minus STADIO
+    assert pq.ParquetFile(tmp_path / "runs" / "batched" / "filter" / "passages.parquet").num_row_groups > 1
