@@ -87,12 +87,14 @@ def scale_overrides(output_dir: Path, run_name: str, model: str, n_passages: int
                     tasks: int = 1) -> dict:
     """Dotted overrides of configs/demo.yaml for a benchmark run. The untrained tiny model scores every pair
     ~0.85-0.97, so its false-negative guard gets no margin (with the default 5% it keeps almost no negative).
-    ``tasks`` > 1: the round-trip panel and mining run as that many datatrove tasks, as many local workers."""
+    ``tasks`` > 1: the round-trip panel, mining and the split's MinHash run as that many datatrove tasks, as many local
+    workers."""
     overrides = {"run_name": run_name, "output_dir": str(output_dir), "filter.round_trip.model": model,
                  "mine.model": model, "filter.decontamination.eval_sets": [], "mine.llm_judge": False,
                  "filter.corpus_max_passages": n_passages, "mine.relative_margin": 0.0 if tiny else None}
     if tasks > 1:
-        overrides |= {"filter.round_trip.tasks": tasks, "mine.tasks": tasks, "executor.workers": tasks}
+        overrides |= {"filter.round_trip.tasks": tasks, "mine.tasks": tasks, "split.tasks": tasks,
+                      "executor.workers": tasks}
     return overrides
 
 
@@ -227,8 +229,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--keep", type=Path, help="keep the run folders, models and logs in this folder")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--tasks", type=int, default=1, help="run the round-trip panel and mining as this many "
-                        "datatrove tasks on as many local workers (default 1: in the stage's process)")
+    parser.add_argument("--tasks", type=int, default=1, help="run the round-trip panel, mining and MinHash as this "
+                        "many datatrove tasks on as many local workers (default 1: in the stage's process)")
     args = parser.parse_args(argv)
     if len(set(args.sizes)) < 2:
         parser.error("--sizes needs at least two different sizes (the exponent compares them)")

@@ -21,6 +21,7 @@ the split names, the markers and the lock. Open this file to learn what a run le
       split/{train,dev,test}.parquet triplets of each split (SPLIT_TRIPLET_SCHEMA); split/documents.parquet
       split/beir/test/               the test split as a BEIR set
       split/work/                    MinHash signatures while the split runs (a memory-mapped file, then removed)
+      split/tasks_<N>/               with split.tasks N > 1: the MinHash tasks' markers and signature shards
       publish/dataset/               the Hugging Face dataset folder (its format: retrieval/dataset.py)
 
 A stage reads only what ``INPUTS`` declares for it, through ``RunFolder.read``/``RunFolder.path``.
@@ -106,6 +107,7 @@ ARTIFACTS: dict[str, Artifact] = {
     "split.documents": Artifact("split", "documents.parquet", ("doc_id", "group_id", "split", "queries")),
     "split.beir": Artifact("split", "beir"),
     "split.work": Artifact("split", "work"),
+    "split.tasks": Artifact("split", "tasks_{tasks}"),  # sharded MinHash: logs/ (datatrove markers) and shards/
     "publish.dataset": Artifact("publish", "dataset"),
 }
 
@@ -165,20 +167,32 @@ class RunFolder:
                           select=columns)
 
     def batches(self, key: str, split: str | None = None, columns: tuple[str, ...] | None = None,
-                batch_rows: int = BATCH_ROWS, allow_empty: bool = False) -> Iterator[list[dict]]:
+                batch_rows: int = BATCH_ROWS, allow_empty: bool = False,
+                rows: tuple[int, int] | None = None) -> Iterator[list[dict]]:
         """The artifact's rows as lists of at most ``batch_rows`` dicts, in file order, checked as ``read`` checks
-        them: memory stays at one batch, whatever the number of rows."""
+        them: memory stays at one batch, whatever the number of rows. ``rows=(start, stop)`` reads only that range
+        (a task's shard; row groups outside it are skipped unread)."""
         artifact = ARTIFACTS[key]
         path = self.path(key, split)
         files = parquet_files(path, columns or artifact.columns, artifact.stage)
-        rows = 0
+        start, stop = rows if rows is not None else (0, None)
+        seen = offset = 0
         for file in files:
-            for batch in pq.ParquetFile(file).iter_batches(batch_size=batch_rows,
-                                                          columns=list(columns) if columns else None):
-                rows += batch.num_rows
-                if batch.num_rows:
-                    yield batch.to_pylist()
-        if rows == 0 and not allow_empty:
+            parquet = pq.ParquetFile(file)
+            for group in range(parquet.num_row_groups):
+                size = parquet.metadata.row_group(group).num_rows
+                if offset + size <= start or (stop is not None and offset >= stop):
+                    offset += size
+                    continue
+                for batch in parquet.iter_batches(batch_size=batch_rows, row_groups=[group],
+                                                  columns=list(columns) if columns else None):
+                    low, high = max(start - offset, 0), batch.num_rows if stop is None else min(stop - offset,
+                                                                                                  batch.num_rows)
+                    offset += batch.num_rows
+                    if high > low:
+                        seen += high - low
+                        yield batch.slice(low, high - low).to_pylist()
+        if seen == 0 and not allow_empty and rows is None:
             raise _empty_error(path, artifact.stage)
 
     def schema(self, key: str, split: str | None = None) -> pa.Schema:

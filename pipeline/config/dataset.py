@@ -60,6 +60,8 @@ class SplitConfig(StrictModel):
         "(unbiased: the benchmark does not favour the base by construction), or all kept queries")
     beir_corpus: Literal["all", "non_train"] = Field(
         "all", description="BEIR test corpus: the whole corpus (default) or passages of non-train documents only")
+    tasks: int = Field(1, ge=1, description="compute the MinHash signatures in this many shards of the corpus, as "
+                       "tasks on the run's executor (local workers, Slurm, Ray); the output does not depend on it")
 
     @model_validator(mode="after")
     def _sums_to_one(self):

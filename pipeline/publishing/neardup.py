@@ -96,6 +96,14 @@ class SignatureTable:
                 self.valid[self.count] = True
             self.count += 1
 
+    def add_array(self, values: np.ndarray, valid: np.ndarray) -> None:
+        """Append signatures already in array form (a task's shard: one row per text, ``valid`` False for none)."""
+        n = len(valid)
+        if n:
+            self.values[self.count:self.count + n] = values[:, : self.num_values]
+            self.valid[self.count:self.count + n] = valid
+        self.count += n
+
     def pairs(self, bands: int, threshold: float) -> list[tuple[int, int]]:
         """Sorted index pairs (i < j) sharing a band and agreeing on >= ``threshold`` of the hash values."""
         rows = self.num_values // bands

@@ -90,20 +90,36 @@ class SplitStage(Stage):
                      negatives_dropped_leak=sum(s["negatives_dropped_leak"] for s in stats["splits"].values()))
         return stats
 
-    def _near_duplicates(self) -> tuple[list[str], list[str], list[tuple[int, int]], SameTextIndex]:
-        """One pass over the corpus: passage ids, their documents, near-duplicate index pairs, same-text ids."""
+    def config_hash(self) -> str:
+        # split.tasks only shards the MinHash work: it never shapes the output (and runs made before it existed
+        # keep their hash)
+        return self.config.section_hash("split", exclude={"split": {"tasks"}})
+
+    def minhasher(self) -> MinHasher:
         cfg = self.config.split
-        hasher = MinHasher(self.language.datatrove_language, cfg.shingle_words, cfg.num_hashes,
-                           cfg.near_duplicate_threshold, seed=self.config.seed)
+        return MinHasher(self.language.datatrove_language, cfg.shingle_words, cfg.num_hashes,
+                         cfg.near_duplicate_threshold, seed=self.config.seed)
+
+    def _near_duplicates(self) -> tuple[list[str], list[str], list[tuple[int, int]], SameTextIndex]:
+        """One pass over the corpus: passage ids, their documents, near-duplicate index pairs, same-text ids. The
+        signatures are computed on the way, or beforehand by ``split.tasks`` tasks (pipeline/publishing/
+        minhash_shards.py)."""
+        cfg = self.config.split
+        hasher = self.minhasher()
         total = self.folder.num_rows("filter.passages")
-        print(f"[split] MinHash over {total} passages")
+        tasks = min(cfg.tasks, max(total, 1))
+        print(f"[split] MinHash over {total} passages" + (f" in {tasks} tasks" if tasks > 1 else ""))
         work = self.folder.path("split.work")
         work.mkdir(parents=True, exist_ok=True)
         table = SignatureTable(total, hasher.num_values, work / "signatures.npy")
+        if tasks > 1:
+            for values, valid in self._signatures_in_tasks(total, tasks):
+                table.add_array(values, valid)
         passage_ids, passage_docs, same_text = [], [], SameTextIndex()
         for batch in self.folder.batches("filter.passages", columns=("passage_id", "doc_id", "text"),
                                          batch_rows=self.batch_rows):
-            table.add(hasher.signatures([p["text"] for p in batch]))
+            if tasks <= 1:
+                table.add(hasher.signatures([p["text"] for p in batch]))
             same_text.add(batch)
             passage_ids.extend(p["passage_id"] for p in batch)
             passage_docs.extend(p["doc_id"] for p in batch)
@@ -111,6 +127,16 @@ class SplitStage(Stage):
         del table
         shutil.rmtree(work, ignore_errors=True)
         return passage_ids, passage_docs, pairs, same_text
+
+    def _signatures_in_tasks(self, total: int, tasks: int):
+        """MinHash in ``tasks`` shards of the corpus on the run's executor; the shards' arrays in corpus order."""
+        from pipeline.executors import run_sharded
+        from pipeline.publishing.minhash_shards import SignatureShard, read_signature_shards
+
+        folder = self.folder.path("split.tasks", tasks=str(tasks))
+        step = SignatureShard(self.config.model_dump(mode="json"), str(folder / "shards"), total)
+        run_sharded(self.config.executor, step, folder, tasks, "split_minhash", "split MinHash")
+        return read_signature_shards(folder / "shards", tasks)
 
     def _id_batches(self):
         return self.folder.batches("mine.triplets", columns=_IDS, batch_rows=self.batch_rows)

@@ -105,7 +105,7 @@ def test_batches_read_in_order_and_check_their_input(tmp_path):
         out.write(rows[:4])
         out.write(rows[4:])
     batches = list(folder.batches("mine.triplets", batch_rows=3, columns=("query_id",)))
-    assert [len(b) for b in batches] == [3, 3, 1]
+    assert [len(b) for b in batches] == [3, 1, 3]  # at most 3 rows, within each row group (4 + 3 rows)
     assert [r["query_id"] for b in batches for r in b] == [f"q{i}" for i in range(7)]
     assert folder.num_rows("mine.triplets") == 7
     pq.write_table(pa.Table.from_pylist([], schema=TRIPLET_SCHEMA), folder.path("mine.triplets"))
@@ -159,3 +159,36 @@ def test_filter_in_small_batches_gives_the_same_outputs(tmp_path):
     stats, files = outputs[0]
     assert stats["passages_removed_contaminated"] == 1 and len(files["passages.parquet"]) == 8  # 9 minus STADIO
     assert pq.ParquetFile(tmp_path / "runs" / "batched" / "filter" / "passages.parquet").num_row_groups > 1
+
+
+def test_minhash_in_tasks_gives_the_unsharded_split(tmp_path):
+    """split.tasks: datatrove tasks compute the signatures of contiguous shards of the corpus; same files."""
+    whole = _contents(_split_and_publish(tmp_path / "whole", None)[0])
+    config = make_run_config(tmp_path / "tasks", "unused", split={"train": 0.6, "dev": 0.2, "test": 0.2, "tasks": 3},
+                             executor={"type": "local", "tasks": 1, "workers": 1})
+    write_mine_run(config.run_dir)
+    stage = SplitStage(config)
+    stage.batch_rows = 4  # the tasks read their row ranges in several batches
+    stats = stage.run()
+    PublishStage(config).run()
+    sharded = _contents(config.run_dir)
+    assert sorted(sharded) == sorted(whole)
+    for name in whole:
+        assert whole[name] == sharded[name], name
+    shards = sorted(p.name for p in (config.run_dir / "split" / "tasks_3" / "shards").iterdir())
+    assert shards == ["00000.npz", "00001.npz", "00002.npz"]
+    assert stats["rows"] > 0
+    one = make_run_config(tmp_path / "one", "unused", split={"train": 0.6, "dev": 0.2, "test": 0.2})
+    assert SplitStage(one).config_hash() == stage.config_hash()  # the task count does not shape the output
+
+
+def test_batches_read_a_row_range(tmp_path):
+    folder = RunFolder(tmp_path)
+    rows = [{"query_id": f"q{i}", "query": "x", "passage_id": "p", "positive": "y", "doc_id": "d", "style": "s",
+             "negatives": [], "positive_score": 1.0} for i in range(10)]
+    with folder.writer("mine.triplets", TRIPLET_SCHEMA) as out:
+        for start in range(0, 10, 3):  # row groups of 3, 3, 3, 1
+            out.write(rows[start:start + 3])
+    for start, stop in [(0, 10), (2, 7), (3, 6), (9, 10), (4, 4), (0, 1)]:
+        got = [r["query_id"] for b in folder.batches("mine.triplets", batch_rows=2, rows=(start, stop)) for r in b]
+        assert got == [f"q{i}" for i in range(start, stop)], (start, stop)
