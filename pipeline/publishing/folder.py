@@ -11,7 +11,7 @@ Configs (a contract with training/data.py and eval/sets.py):
 - ``queries`` (train/dev/test): _id, text.   ``qrels`` (train/dev/test): query-id, corpus-id, score (int).
 
 Rows come in batches (any iterable of lists of rows per split, and of passages), written as Parquet row groups:
-memory holds one batch and the ids of passages that share a text, whatever the size of the run.
+memory holds one batch and a 16-byte digest per passage (to find passages that share a text), not the rows.
 
 Example (the split stage's rows and the filter's passages)::
 

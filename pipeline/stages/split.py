@@ -81,8 +81,10 @@ class SplitStage(Stage):
         stats = {"splits": {}, "near_duplicate_pairs": len(pairs)}
         stats["queries_dropped_not_eligible"], stats["splits"] = self._write_splits(split_of, group_of, leaks)
         self._write_documents(group_of, split_of_group, queries_of_doc)
-        non_train = {i for i, d in enumerate(passage_docs) if split_of_group[group_of[d]] != "train"}
-        stats["beir_corpus"] = self._write_beir(same_text, passage_ids, non_train)
+        kept_ids = None  # beir_corpus: all
+        if cfg.beir_corpus == "non_train":
+            kept_ids = {pid for pid, d in zip(passage_ids, passage_docs) if split_of_group[group_of[d]] != "train"}
+        stats["beir_corpus"] = self._write_beir(same_text, kept_ids)
         sizes = Counter(group_of.values())
         stats.update(rows=sum(queries_of_doc.values()), documents=len(group_of), groups=len(sizes),
                      groups_with_near_duplicates=sum(1 for n in sizes.values() if n > 1),
@@ -191,10 +193,9 @@ class SplitStage(Stage):
                 for d, g in sorted(group_of.items())]
         self.folder.write("split.documents", docs)
 
-    def _write_beir(self, same_text: SameTextIndex, passage_ids: list[str], non_train: set[int]) -> dict:
-        """The test split as a BEIR folder, streamed: corpus from the passages, queries and qrels from test rows."""
-        keep_all = self.config.split.beir_corpus == "all"
-        kept_ids = None if keep_all else {passage_ids[i] for i in non_train}
+    def _write_beir(self, same_text: SameTextIndex, kept_ids: set[str] | None) -> dict:
+        """The test split as a BEIR folder, streamed: corpus from the passages (``kept_ids`` only, when given),
+        queries and qrels from the test rows."""
         copies = same_text.groups(kept_ids)
         counts = Counter()
 
