@@ -8,8 +8,14 @@ that pass the grounding rules, and the ratio of each configuration to the first 
     python benchmarks/local_backends.py --gguf "$LLM_GGUF" --run runs/it_corpus --passages 30
     python benchmarks/local_backends.py --configs llama-server:2:schema llama-server:2:none llamacpp:1:object
 
-A configuration is ``backend:concurrency:format``: format ``schema`` (json_schema, llama-server), ``object``
-(json_object with a schema, llama-cpp-python's form) or ``none`` (no constraint: what the schema costs).
+A configuration is ``backend:concurrency:format[:server flags]``: format ``schema`` (json_schema, llama-server),
+``object`` (json_object with a schema, llama-cpp-python's form) or ``none`` (no constraint: what the schema costs);
+the optional fourth part is more server flags, comma-separated (``generate.llamacpp.extra_args``), e.g. n-gram
+speculative decoding, which drafts tokens by looking up the text generated so far in the prompt (queries copy words
+and evidence from the passage):
+
+    python benchmarks/local_backends.py --gguf "$LLM_GGUF" --configs llama-server:1:schema \
+        llama-server:1:schema:--spec-type,ngram-simple,--spec-ngram-simple-size-n,3,--spec-ngram-simple-size-m,16
 ``--dump FILE`` writes every reply with its grounding verdicts (JSONL) for reading.
 """
 
@@ -50,9 +56,10 @@ def request_params(fmt: str, styles: list[str], max_tokens: int, temperature: fl
 def run_config(spec: str, passages: list[dict], args, language, styles, rules, log_dir: Path) -> dict:
     import openai
 
-    backend, concurrency, fmt = spec.split(":")
+    backend, concurrency, fmt, *flags = spec.split(":", 3)
     cfg = config_from_dict({"generate": {"backend": backend, "llamacpp": {
-        "model_path": args.gguf, "n_threads": args.threads, "parallel": int(concurrency), "port": args.port}}})
+        "model_path": args.gguf, "n_threads": args.threads, "parallel": int(concurrency), "port": args.port,
+        "extra_args": flags[0].split(",") if flags else []}}})
     params = request_params(fmt, styles, args.max_tokens, args.temperature)
     with local_server(backend, cfg.generate.llamacpp, "bench", log_dir / f"{backend}.log") as url:
         client = openai.OpenAI(api_key="none", base_url=url, timeout=600, max_retries=0)
@@ -134,9 +141,10 @@ def main() -> None:
                 for reply in r["replies"]:
                     f.write(json.dumps({"config": r["config"], **reply}, ensure_ascii=False) + "\n")
     base = results[0]["passages_per_s"]
-    print("\nconfig                      passages/s   ratio to first")
+    width = max(27, *(len(r["config"]) for r in results))
+    print(f"\n{'config':<{width}} passages/s   ratio to first")
     for r in results:
-        print(f"{r['config']:<27} {r['passages_per_s']:>10.4f}   {r['passages_per_s'] / base:>6.2f}")
+        print(f"{r['config']:<{width}} {r['passages_per_s']:>10.4f}   {r['passages_per_s'] / base:>6.2f}")
 
 
 if __name__ == "__main__":

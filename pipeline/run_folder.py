@@ -24,7 +24,9 @@ the split names, the markers and the lock. Open this file to learn what a run le
       split/tasks_<N>/               with split.tasks N > 1: the MinHash tasks' markers and signature shards
       publish/dataset/               the Hugging Face dataset folder (its format: retrieval/dataset.py)
 
-A stage reads only what ``INPUTS`` declares for it, through ``RunFolder.read``/``RunFolder.path``.
+A stage reads only what ``INPUTS`` declares for it, through ``RunFolder.read`` (a whole table), ``RunFolder.batches``
+(batch by batch, for inputs of any size) or ``RunFolder.path``, and writes with ``write`` or, row group by row group,
+``writer``.
 
 Example:
     >>> folder = RunFolder("runs/demo")
