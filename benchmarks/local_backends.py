@@ -15,7 +15,11 @@ speculative decoding, which drafts tokens by looking up the text generated so fa
 and evidence from the passage):
 
     python benchmarks/local_backends.py --gguf "$LLM_GGUF" --configs llama-server:1:schema \
-        llama-server:1:schema:--spec-type,ngram-simple,--spec-ngram-simple-size-n,3,--spec-ngram-simple-size-m,16
+        llama-server:1:schema:--spec-type,ngram-simple,--spec-ngram-simple-size-n,3,--spec-ngram-simple-size-m,12
+
+Measured on 2 CPU cores (Qwen2.5-Coder-1.5B Q4_K_M, 16 it_corpus passages, 3 queries each): without speculation
+0.107 passages/s (21 generated tokens/s); with the n-gram drafts above only 18-23% of drafted tokens were accepted
+and generation fell to ~8 tokens/s, so it stays off (on a GPU, where verifying a draft costs little, it may pay).
 ``--dump FILE`` writes every reply with its grounding verdicts (JSONL) for reading.
 """
 
