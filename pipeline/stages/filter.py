@@ -52,35 +52,48 @@ class FilterStage(Stage):
         return self.config.section_hash("filter", exclude={"filter": {"round_trip": unused}})
 
     def process(self) -> dict[str, Any]:
-        queries = self.folder.read("generate.queries", allow_empty=True).to_pylist()
-        if not queries:
+        with_queries = {r["passage_id"] for batch in self._query_batches(("passage_id",)) for r in batch}
+        if not with_queries:
             raise StageError(f"generate produced no valid queries ({self.folder.path('generate.queries')} is "
                              "empty): check generate/dropped.parquet for why the replies were dropped")
-        corpus_ids, corpus_texts, text_of, contaminated = self._stream_corpus({q["passage_id"] for q in queries})
-        kept, dropped = [], []
+        corpus_ids, corpus_texts, text_of, contaminated = self._stream_corpus(with_queries)
+        kept, reasons, queries_in = [], Counter(), 0
+        with self.folder.writer("filter.dropped", FILTER_DROPPED) as dropped_out:
+            # the rules' drops go out batch by batch; de-duplication and round-trip drop among the queries still
+            # standing (held anyway) and go out last, in that order
+            late: list[dict] = []
 
-        def drop(q: dict, reason: str, detail: str = "") -> None:
-            dropped.append({**_brief(q), "reason": reason, "detail": detail})
+            def drop(q: dict, reason: str, detail: str = "") -> None:
+                late.append({**_brief(q), "reason": reason, "detail": detail})
+                reasons[reason] += 1
 
-        for q in queries:
-            reason = self._first_failing_rule(q, text_of, contaminated)
-            if reason:
-                drop(q, *reason)
-            else:
-                kept.append(q)
-        kept = self._dedup(kept, drop)
-        kept = self._round_trip(kept, corpus_ids, corpus_texts, drop)
-        dropped_file = self.folder.write("filter.dropped", dropped, FILTER_DROPPED)
+            for batch in self._query_batches():
+                queries_in += len(batch)
+                rows = []
+                for q in batch:
+                    reason = self._first_failing_rule(q, text_of, contaminated)
+                    if reason:
+                        rows.append({**_brief(q), "reason": reason[0], "detail": reason[1]})
+                        reasons[reason[0]] += 1
+                    else:
+                        kept.append(q)
+                dropped_out.write(rows)
+            kept = self._dedup(kept, drop)
+            kept = self._round_trip(kept, corpus_ids, corpus_texts, drop)
+            dropped_out.write(late)
         if not kept:  # dropped.parquet is written first: the message points the user at it
-            raise StageError(f"every query was filtered away: see {dropped_file} for the reasons, and relax the "
-                             "filter section of the config (or improve the generation prompt/model)")
+            raise StageError(f"every query was filtered away: see {self.folder.path('filter.dropped')} for the "
+                             "reasons, and relax the filter section of the config (or improve the generation "
+                             "prompt/model)")
         self.folder.write("filter.queries", kept)
-        reasons = Counter(d["reason"] for d in dropped)
         styles = Counter(q["style"] for q in kept)
-        return {"queries_in": len(queries), "rows": len(kept), "dropped": dict(reasons),
+        return {"queries_in": queries_in, "rows": len(kept), "dropped": dict(reasons),
                 "kept_by_style": dict(styles), "round_trip": _panel_stats(kept),
                 "passages_removed_contaminated": len(contaminated),
                 "passages_with_queries": len({q["passage_id"] for q in kept}), "corpus_passages": len(corpus_ids)}
+
+    def _query_batches(self, columns: tuple[str, ...] | None = None):
+        return self.folder.batches("generate.queries", columns=columns, batch_rows=self.batch_rows, allow_empty=True)
 
     def summary(self, stats: dict[str, Any]) -> str:
         return f"{stats['queries_in']} queries in, {stats['rows']} kept; dropped: {format_drops(stats['dropped'])}"
