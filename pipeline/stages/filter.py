@@ -6,6 +6,10 @@ from the passage, grounding (evidence and content words taken from the passage),
 among a passage's queries, round-trip consistency (a panel of judges, the base embedder and BM25 by default, must
 rank the query's own passage in their top k among all passages, as filter.round_trip.agree says).
 
+Queries and passages are read in batches (``RunFolder.batches``) and the corpus and the dropped queries written row
+group by row group: memory holds the queries still standing and what the judge panel indexes (the corpus texts, the
+passage embeddings, the BM25 index), not every row of the run.
+
 Output under ``runs/<name>/filter/``: ``queries.parquet`` (kept queries, with ``positive_rank``),
 ``dropped.parquet`` (every dropped query with its reason), ``passages.parquet`` (the corpus minus contaminated
 passages), ``embeddings/`` (cached passage embeddings, reused by mine).
