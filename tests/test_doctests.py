@@ -19,6 +19,7 @@ SWEPT_FOLDERS = ("pipeline", "training", "eval", "retrieval", "dataset_card")
 
 DOCTEST_MODULES = [
     "dataset_card.context",
+    "dataset_card.data",
     "dataset_card.metadata",
     "pipeline.config",
     "pipeline.config.dataset",
@@ -36,6 +37,7 @@ DOCTEST_MODULES = [
     "pipeline.mining.judge",
     "pipeline.mining.select",
     "pipeline.mining.stats",
+    "pipeline.publishing.beir",
     "pipeline.publishing.neardup",
     "pipeline.publishing.splits",
     "pipeline.run_folder",
