@@ -226,9 +226,9 @@ class GenerateStage(Stage):
             for batch in batches:
                 try:
                     sent_now = self._run_inference(batch, url)
-                except KeyboardInterrupt:  # stopped by the user or the session: the batch's finished chunks go to
-                    self._export(batch)    # the store now, so that a fresh clone does not send them again
-                    raise
+                except BaseException:  # stopped by the user or the session, or failing as a stop kills the server
+                    self._export(batch)  # (a broken pipe): the finished chunks go to the store now, so that a
+                    raise                # fresh clone does not send them again
                 sent += sent_now
                 self._export(batch)
                 if sent_now:  # a batch finished earlier keeps its old failures: they are being sent again

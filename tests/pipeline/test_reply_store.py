@@ -209,3 +209,24 @@ def test_a_stopped_run_keeps_its_finished_chunks_in_the_store(tmp_path, monkeypa
         resumed = GenerateStage(cfg).run()  # machine 1 again: its own replies are in the store too
         assert resumed["replies"] == 12 and fake.stats()["chat_requests"] == sent
     assert "12 already done" in capsys.readouterr().out  # counted once, not once per place they are kept
+
+
+def test_a_batch_failing_as_the_server_dies_still_keeps_its_finished_chunks(tmp_path, monkeypatch):
+    """A stop that kills the local LLM server first surfaces as an error (a broken pipe), not as an interrupt: the
+    chunks the batch finished still go to the store before the error propagates."""
+    monkeypatch.setenv(KEY_ENV, SECRET)
+    store = tmp_path / "replies"
+    original = GenerateStage._run_inference
+
+    def dies_after_the_chunks(self, batch, url):
+        original(self, batch, url)
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(GenerateStage, "_run_inference", dies_after_the_chunks)
+    with FakeOpenAIServer(model=MODEL, api_key=SECRET) as fake:
+        cfg = gen_config(tmp_path, fake.url, max_passages=4, batch_passages=4, records_per_chunk=2,
+                         reply_store=str(store))
+        write_passages(cfg.run_dir, italian_passages(4))
+        with pytest.raises(BrokenPipeError):
+            GenerateStage(cfg).run()
+    assert len(ReplyStore(store).records()) == 4
