@@ -23,16 +23,7 @@ from datatrove.pipeline.base import PipelineStep
 
 from pipeline.errors import StageError
 from pipeline.executors import shard_bounds
-
-
-def signature_arrays(signatures: list[np.ndarray | None], width: int) -> tuple[np.ndarray, np.ndarray]:
-    """(values, valid) arrays of a list of signatures (None: a text without words, a row of zeros)."""
-    values = np.zeros((len(signatures), width), dtype=np.uint64)
-    valid = np.zeros(len(signatures), dtype=bool)
-    for i, sig in enumerate(signatures):
-        if sig is not None:
-            values[i], valid[i] = sig[:width], True
-    return values, valid
+from pipeline.publishing.neardup import signature_arrays
 
 
 def write_signature_shard(folder: Path, rank: int, values: np.ndarray, valid: np.ndarray) -> None:

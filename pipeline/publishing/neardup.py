@@ -72,6 +72,16 @@ def near_duplicate_pairs(signatures: list[np.ndarray | None], bands: int, thresh
     return table.pairs(bands, threshold)
 
 
+def signature_arrays(signatures: list[np.ndarray | None], width: int) -> tuple[np.ndarray, np.ndarray]:
+    """(values, valid) arrays of a list of signatures (None: a text without words, a row of zeros)."""
+    values = np.zeros((len(signatures), width), dtype=np.uint64)
+    valid = np.zeros(len(signatures), dtype=bool)
+    for i, sig in enumerate(signatures):
+        if sig is not None:
+            values[i], valid[i] = sig[:width], True
+    return values, valid
+
+
 class SignatureTable:
     """MinHash signatures of a stream of texts, added batch by batch, and the near-duplicate pairs among them.
 
@@ -90,17 +100,13 @@ class SignatureTable:
 
     def add(self, signatures: list[np.ndarray | None]) -> None:
         """Append the next texts' signatures (None: a text without words, which duplicates nothing)."""
-        for sig in signatures:
-            if sig is not None:
-                self.values[self.count] = sig[: self.num_values]
-                self.valid[self.count] = True
-            self.count += 1
+        self.add_array(*signature_arrays(signatures, self.num_values))
 
     def add_array(self, values: np.ndarray, valid: np.ndarray) -> None:
         """Append signatures already in array form (a task's shard: one row per text, ``valid`` False for none)."""
         n = len(valid)
-        if n:
-            self.values[self.count:self.count + n] = values[:, : self.num_values]
+        if n and self.num_values:  # no values at all: every text was without words
+            self.values[self.count:self.count + n, : self.num_values] = values[:, : self.num_values]
             self.valid[self.count:self.count + n] = valid
         self.count += n
 

@@ -44,6 +44,7 @@ def test_sorted_band_keys_find_the_pairs_of_the_band_dictionary():
     expected = _dictionary_pairs(signatures, bands, 0.7)
     assert len(expected) >= 20
     assert near_duplicate_pairs(signatures, bands, 0.7) == expected
+    assert near_duplicate_pairs([None, None], bands, 0.7) == [] and near_duplicate_pairs([], bands, 0.7) == []
 
 
 def test_signatures_on_disk_give_the_same_pairs(tmp_path):
