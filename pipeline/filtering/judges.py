@@ -65,14 +65,8 @@ class JudgePanel:
 
 
 def bm25_ranks(index, queries: list[str], positives: np.ndarray, depth: int) -> np.ndarray:
-    """1-based BM25 rank of each query's positive; ``depth + 1`` when it is not among the top ``depth``."""
-    out = np.full(len(queries), depth + 1, dtype=np.int64)
-    for i, (hits, positive) in enumerate(zip(index.top_many(queries, depth), positives)):
-        for rank, (doc, _score) in enumerate(hits, start=1):
-            if doc == positive:
-                out[i] = rank
-                break
-    return out
+    """1-based BM25 rank of each query's positive (ties count against it); ``depth + 1`` past the top ``depth``."""
+    return index.positive_ranks(queries, positives, depth)
 
 
 def dense_judge(name: str, model_name: str, top_k: int, texts: list[str], query_prompt: str, passage_prompt: str,
