@@ -47,6 +47,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pipeline.atomic import atomic_path
 from pipeline.errors import InputDataError, StageError
 
 STAGES = ("ingest", "passages", "generate", "filter", "mine", "split", "publish")
@@ -213,18 +214,12 @@ class RunFolder:
     def writer(self, key: str, schema: pa.Schema, split: str | None = None) -> Iterator[ParquetRowWriter]:
         """Write a Parquet artifact batch by batch (``with folder.writer(key, schema) as out: out.write(rows)``),
         atomically: the file appears under its name only when the block ends without an error."""
-        path = self.path(key, split)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        out = ParquetRowWriter(tmp, schema)
-        try:
-            yield out
-        except BaseException:
-            out.close()
-            tmp.unlink(missing_ok=True)
-            raise
-        out.close()
-        tmp.replace(path)
+        with atomic_path(self.path(key, split)) as tmp:
+            out = ParquetRowWriter(tmp, schema)
+            try:
+                yield out
+            finally:
+                out.close()
 
     def write(self, key: str, table: pa.Table | list[dict], schema: pa.Schema | None = None,
               split: str | None = None) -> Path:
@@ -232,10 +227,8 @@ class RunFolder:
         path = self.path(key, split)
         if not isinstance(table, pa.Table):
             table = pa.Table.from_pylist(table, schema=schema) if table or schema else pa.table({})
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        pq.write_table(table, tmp)
-        tmp.replace(path)
+        with atomic_path(path) as tmp:
+            pq.write_table(table, tmp)
         return path
 
     def lock(self):
@@ -246,21 +239,33 @@ class RunFolder:
 
 
 class ParquetRowWriter:
-    """Rows appended to one Parquet file, a row group per ``write`` (used through ``RunFolder.writer``)."""
+    """Rows appended to one Parquet file, a row group per ``write`` (``RunFolder.writer``; the dataset folder's
+    config files). The file is opened at the first row; ``close`` leaves a file with the schema and no rows when none
+    came, or no file at all with ``keep_empty=False`` (``datasets`` cannot load an empty Parquet split)."""
 
-    def __init__(self, path: Path, schema: pa.Schema):
-        self.schema = schema
+    def __init__(self, path: Path, schema: pa.Schema, keep_empty: bool = True):
+        self.path, self.schema, self.keep_empty = Path(path), schema, keep_empty
         self.rows = 0
-        self._writer = pq.ParquetWriter(path, schema)
+        self._writer: pq.ParquetWriter | None = None
 
     def write(self, rows: list[dict] | pa.Table) -> None:
         table = rows if isinstance(rows, pa.Table) else pa.Table.from_pylist(rows, schema=self.schema)
-        if table.num_rows:
-            self._writer.write_table(table)
-            self.rows += table.num_rows
+        if not table.num_rows:
+            return
+        if self._writer is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._writer = pq.ParquetWriter(self.path, self.schema)
+        self._writer.write_table(table)
+        self.rows += table.num_rows
 
-    def close(self) -> None:
+    def close(self) -> bool:
+        """Close the file; whether there is one."""
+        if self._writer is None and self.keep_empty:
+            self._writer = pq.ParquetWriter(self.path, self.schema)
+        if self._writer is None:
+            return False
         self._writer.close()
+        return True
 
 
 def parquet_files(path: Path, columns: tuple[str, ...], producer: str) -> list[Path]:
@@ -324,7 +329,6 @@ def read_marker(stage_dir: Path) -> dict | None:
 
 def write_marker(stage_dir: Path, payload: dict) -> None:
     """Mark a stage finished (atomically) and drop its under-way marker."""
-    tmp = Path(stage_dir) / (SUCCESS + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=2, ensure_ascii=False))
-    tmp.replace(Path(stage_dir) / SUCCESS)
+    with atomic_path(Path(stage_dir) / SUCCESS) as tmp:
+        tmp.write_text(json.dumps(payload, indent=2, ensure_ascii=False))
     (Path(stage_dir) / STARTED).unlink(missing_ok=True)

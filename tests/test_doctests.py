@@ -21,6 +21,7 @@ DOCTEST_MODULES = [
     "dataset_card.context",
     "dataset_card.data",
     "dataset_card.metadata",
+    "pipeline.atomic",
     "pipeline.config",
     "pipeline.config.dataset",
     "eval.model_card",

@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from datatrove.pipeline.base import PipelineStep
 
+from pipeline.atomic import atomic_path
 from pipeline.errors import StageError
 from pipeline.executors import shard_bounds
 
@@ -29,18 +30,14 @@ def write_candidates(folder: Path, queries: list[str], positives: np.ndarray) ->
     """The panel's input, written once (a rerun with the same config finds the same file)."""
     path = folder / "candidates.parquet"
     if not path.is_file():
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        pq.write_table(pa.table({"query": queries, "positive": np.asarray(positives, dtype=np.int64)}), tmp)
-        tmp.replace(path)
+        with atomic_path(path) as tmp:
+            pq.write_table(pa.table({"query": queries, "positive": np.asarray(positives, dtype=np.int64)}), tmp)
     return path
 
 
 def write_rank_shard(folder: Path, rank: int, ranks: dict[str, np.ndarray]) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f"{rank:05d}.tmp.npz"
-    np.savez(tmp, **ranks)
-    tmp.replace(folder / f"{rank:05d}.npz")
+    with atomic_path(folder / f"{rank:05d}.npz") as tmp, open(tmp, "wb") as f:
+        np.savez(f, **ranks)
 
 
 def read_rank_shards(folder: Path, tasks: int) -> dict[str, np.ndarray]:

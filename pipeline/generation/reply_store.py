@@ -30,6 +30,7 @@ import json
 import zlib
 from pathlib import Path
 
+from pipeline.atomic import atomic_path
 from pipeline.errors import ConfigError
 
 
@@ -53,13 +54,10 @@ class ReplyStore:
         path = self.folder / name
         if path.is_file():
             return path
-        self.folder.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
         # mtime=0: the same replies give the same bytes, so re-exporting a batch never shows as a git change
-        with open(tmp, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as f:
+        with atomic_path(path) as tmp, open(tmp, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as f:
             for record in sorted(records, key=lambda r: r["passage_id"]):
                 f.write((json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8"))
-        tmp.replace(path)
         return path
 
     def records(self) -> list[dict]:

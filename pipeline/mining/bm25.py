@@ -18,12 +18,13 @@ Example:
 from __future__ import annotations
 
 import hashlib
-import shutil
 from array import array
 from pathlib import Path
 
 import numpy as np
 import spacy
+
+from pipeline.atomic import atomic_path
 
 
 class LanguageTokenizer:
@@ -69,10 +70,8 @@ class Bm25Index:
         self.index = bm25s.BM25()
         self.index.index(token_ids(texts, tokenizer), show_progress=False)
         if folder is not None:
-            tmp = folder.with_name(folder.name + ".tmp")
-            shutil.rmtree(tmp, ignore_errors=True)
-            self.index.save(str(tmp), show_progress=False)
-            tmp.replace(folder)
+            with atomic_path(folder) as tmp:
+                self.index.save(str(tmp), show_progress=False)
 
     def top(self, query: str, k: int) -> list[tuple[int, float]]:
         return self.top_many([query], k)[0]

@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from pipeline.atomic import atomic_path
 from pipeline.mining.embeddings import model_key
 
 PROGRESS_MIN_TEXTS = 1000  # fewer texts encode in seconds: no bar
@@ -95,12 +96,10 @@ class EmbeddingStore:
                 bar.update(len(texts))
             vectors = np.concatenate(pieces)
             name = self.folder / f"shard-{shard:05d}"
-            tmp = name.with_suffix(".tmp.npy")
-            np.save(tmp, np.asarray(vectors, dtype=np.float32))
-            tmp.replace(name.with_suffix(".npy"))
-            keys_tmp = name.with_suffix(".keys.tmp")
-            keys_tmp.write_text("\n".join(k for k, _ in part) + "\n")
-            keys_tmp.replace(name.with_suffix(".keys"))  # the shard counts from here on
+            with atomic_path(name.with_suffix(".npy")) as tmp, open(tmp, "wb") as f:
+                np.save(f, np.asarray(vectors, dtype=np.float32))
+            with atomic_path(name.with_suffix(".keys")) as tmp:  # the shard counts from here on
+                tmp.write_text("\n".join(k for k, _ in part) + "\n")
             for row, (key, _) in enumerate(part):
                 self._index().setdefault(key, (shard, row))
             shard += 1

@@ -27,6 +27,8 @@ from typing import Literal
 
 import numpy as np
 
+from pipeline.atomic import atomic_path
+
 Kind = Literal["query", "corpus"]
 
 
@@ -67,8 +69,6 @@ class EmbeddingCache:
             encode = self.model.encode_query if kind == "query" else self.model.encode_document
             embeddings = encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True,
                                 show_progress_bar=len(texts) > batch_size, prompt=prompt)
-        self.folder.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp.npy")
-        np.save(tmp, embeddings)
-        tmp.replace(path)  # never leave a half-written file under the name the library trusts
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:  # never half a file under the name the library trusts
+            np.save(f, embeddings)
         return embeddings

@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from datatrove.pipeline.base import PipelineStep
 
+from pipeline.atomic import atomic_path
 from pipeline.errors import StageError
 from pipeline.executors import shard_bounds
 from pipeline.run_folder import TRIPLET_SCHEMA
@@ -35,19 +36,15 @@ def shard_files(folder: Path, rank: int) -> tuple[Path, Path]:
 def write_shard(folder: Path, rank: int, batches) -> None:
     """Both files of a shard from (rows, drop counts) batches, each file written under a temporary name first: a
     killed task leaves no half shard. The rows go out batch by batch (a row holds its negatives' texts)."""
-    folder.mkdir(parents=True, exist_ok=True)
     table, counts = shard_files(folder, rank)
-    tmp = table.with_suffix(".tmp")
     drops = Counter()
-    with pq.ParquetWriter(tmp, TRIPLET_SCHEMA) as writer:
+    with atomic_path(table) as tmp, pq.ParquetWriter(tmp, TRIPLET_SCHEMA) as writer:
         for rows, batch_drops in batches:
             if rows:
                 writer.write_table(pa.Table.from_pylist(rows, schema=TRIPLET_SCHEMA))
             drops.update(batch_drops)
-    tmp.replace(table)
-    tmp = counts.with_suffix(".tmp")
-    tmp.write_text(json.dumps(dict(drops)))
-    tmp.replace(counts)
+    with atomic_path(counts) as tmp:
+        tmp.write_text(json.dumps(dict(drops)))
 
 
 def read_shards(folder: Path, tasks: int, batch_rows: int = 20_000):

@@ -27,10 +27,9 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from pipeline.publishing.beir import SameTextIndex, qrels_for
-from pipeline.run_folder import SPLITS
+from pipeline.run_folder import SPLITS, ParquetRowWriter
 
 
 def triplet_schema(k: int) -> pa.Schema:
@@ -61,29 +60,18 @@ def triplet_row(row: dict, k: int) -> dict:
     return out
 
 
-class _ConfigFile:
+class _ConfigFile(ParquetRowWriter):
     """One config's file for one split, opened at its first row: an empty split gets no file, since ``datasets``
     cannot load an empty Parquet split ("BatchSize must be greater than 0" / "corresponds to no data"), so an empty
     split is left out of the configs."""
 
     def __init__(self, folder: Path, name: str, split: str, schema: pa.Schema):
-        self.folder, self.path, self.schema = folder, folder / name / f"{split}.parquet", schema
-        self._writer: pq.ParquetWriter | None = None
+        super().__init__(folder / name / f"{split}.parquet", schema, keep_empty=False)
+        self.folder = folder
 
-    def write(self, rows: list[dict]) -> None:
-        if not rows:
-            return
-        if self._writer is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._writer = pq.ParquetWriter(self.path, self.schema)
-        self._writer.write_table(pa.Table.from_pylist(rows, schema=self.schema))
-
-    def close(self) -> str | None:
+    def finish(self) -> str | None:
         """The file's path in the folder, or None when no row came."""
-        if self._writer is None:
-            return None
-        self._writer.close()
-        return self.path.relative_to(self.folder).as_posix()
+        return self.path.relative_to(self.folder).as_posix() if self.close() else None
 
 
 def write_configs(split_batches: Mapping[str, Iterable[list[dict]]], passage_batches: Iterable[list[dict]],
@@ -94,7 +82,7 @@ def write_configs(split_batches: Mapping[str, Iterable[list[dict]]], passage_bat
     for passages in passage_batches:
         corpus.write([{"_id": p["passage_id"], "title": "", "text": p["text"]} for p in passages])
         same_text.add(passages)
-    files["corpus"]["corpus"] = corpus.close()
+    files["corpus"]["corpus"] = corpus.finish()
     copies = same_text.groups()
     k = num_negatives
     for split in SPLITS:
@@ -107,6 +95,6 @@ def write_configs(split_batches: Mapping[str, Iterable[list[dict]]], passage_bat
             out["queries"].write([{"_id": r["query_id"], "text": r["query"]} for r in rows])
             out["qrels"].write([{"query-id": q, "corpus-id": c, "score": s} for q, c, s in qrels_for(rows, copies)])
         for name, file in out.items():
-            files[name][split] = file.close()
+            files[name][split] = file.finish()
     order = ("triplets", "pairs", "corpus", "queries", "qrels")
     return {name: {split: path for split, path in files[name].items() if path} for name in order}

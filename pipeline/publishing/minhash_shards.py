@@ -21,16 +21,15 @@ from pathlib import Path
 import numpy as np
 from datatrove.pipeline.base import PipelineStep
 
+from pipeline.atomic import atomic_path
 from pipeline.errors import StageError
 from pipeline.executors import shard_bounds
 from pipeline.publishing.neardup import signature_arrays
 
 
 def write_signature_shard(folder: Path, rank: int, values: np.ndarray, valid: np.ndarray) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f"{rank:05d}.tmp.npz"
-    np.savez(tmp, values=values, valid=valid)
-    tmp.replace(folder / f"{rank:05d}.npz")
+    with atomic_path(folder / f"{rank:05d}.npz") as tmp, open(tmp, "wb") as f:
+        np.savez(f, values=values, valid=valid)
 
 
 def read_signature_shards(folder: Path, tasks: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:

@@ -28,6 +28,7 @@ from datatrove.pipeline.inference.run_inference import InferenceConfig
 from datatrove.pipeline.readers import JsonlReader
 from datatrove.pipeline.writers import JsonlWriter
 
+from pipeline.atomic import atomic_path
 from pipeline.errors import EndpointError, StageError
 from pipeline.executors import make_executor, read_step_stats
 from pipeline.generation.collect import collect_queries
@@ -162,13 +163,10 @@ class GenerateStage(Stage):
         size = self.config.generate.batch_passages
         for start in range(0, len(todo), size):
             path = self.folder.path("generate.input") / f"batch_{len(batches):03d}.jsonl.gz"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
-            with gzip.open(tmp, "wt", encoding="utf-8") as f:
+            with atomic_path(path) as tmp, gzip.open(tmp, "wt", encoding="utf-8") as f:
                 for row in todo[start : start + size]:
                     f.write(json.dumps({"id": row["passage_id"], "text": row["text"],
                                         "metadata": {"doc_id": row["doc_id"]}}, ensure_ascii=False) + "\n")
-            tmp.replace(path)
             batches.append(path)
             ids_of[path] = {row["passage_id"] for row in todo[start : start + size]}
         self._covered = len(set().union(*ids_of.values()) | set(self._stored_records)) if ids_of else \

@@ -22,6 +22,7 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from dataset_card import CardData, write_card
+from pipeline.atomic import atomic_path
 from pipeline.errors import ConfigError, InputDataError, StageError
 from pipeline.publishing.folder import write_configs
 from pipeline.run_folder import BATCH_ROWS, SPLITS
@@ -100,12 +101,8 @@ class PublishStage(Stage):
         target = Path(target)
         if target.resolve() == self.dataset_dir.resolve() or self.dataset_dir.resolve() in target.resolve().parents:
             raise ConfigError(f"publish.export_dir ({target}) must lie outside the run's dataset folder")
-        tmp = target.with_name(target.name + ".tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        shutil.copytree(self.dataset_dir, tmp)
-        if target.exists():
-            shutil.rmtree(target)
-        tmp.replace(target)
+        with atomic_path(target) as tmp:
+            shutil.copytree(self.dataset_dir, tmp)
         # the tag is named after the folder, as scripts/tag_dataset_versions.sh names it from history
         print(f"[publish] dataset copied to {target}; keep it with `git add {target}` and, once committed, mark the "
               f"version with `git tag dataset-{target.name}-{self.config.publish.tag}`")
