@@ -6,8 +6,12 @@
 #   VARIANTS="recipe longer" bash scripts/proof.sh                            # some variants only
 #   DATASET=data/datasets/it_corpus RESULTS=results/proof bash scripts/proof.sh
 #   CARD=longer bash scripts/proof.sh      # then: write the tables into that variant's model card (README.md)
-#   EXTRA_MODELS="trim60k=runs/trim/e5-small-it-60k int8=runs/onnx/e5-small/onnx/model_qint8.onnx" bash scripts/proof.sh
-#                                           # the trimmed and int8 models (training.trim, training.onnx_export) too
+#   SMALL=0 bash scripts/proof.sh          # without the smaller models below
+#   EXTRA_MODELS="mine=runs/train/mine/final" bash scripts/proof.sh       # more models (NAME=PATH) in the same run
+#
+# With SMALL=1 (the default) the same evaluation also holds the base trimmed to the Italian vocabulary (trim60k:
+# training.trim --vocab-size 60000 on ../shared/data/it_corpus) and the ONNX int8 exports (training.onnx_export) of
+# the base and of the trimmed model: size, passages/s and NDCG@10 side by side with the torch fp32 rows.
 #
 # Resumable: a variant whose model is finished is not trained again, and eval.run keeps each finished model's rows
 # (results/.../finished/), so rerunning the same command after a stop goes on where it stopped. Training runs on the
@@ -53,6 +57,24 @@ for variant in $VARIANTS; do
   fi
   models+=("$variant=$OUT/$variant/final")
 done
+
+if [ "${SMALL:-1}" = 1 ]; then
+  trim="$OUT/trim60k"
+  if [ ! -f "$trim/modules.json" ]; then
+    echo "== trimming the base's vocabulary ($(date +%H:%M))"
+    "$PY" -m training.trim --model "$E5_MODEL" --texts "${TRIM_TEXTS:-../shared/data/it_corpus}" --vocab-size 60000 \
+      --output "$trim" --check "$SQUAD"
+  fi
+  for pair in "base_int8=$E5_MODEL=$OUT/onnx/base" "trim60k_int8=$trim=$OUT/onnx/trim60k"; do
+    IFS== read -r name source target <<<"$pair"
+    if [ ! -f "$target/onnx/model_qint8.onnx" ]; then
+      echo "== ONNX int8 export of $source ($(date +%H:%M))"
+      "$PY" -m training.onnx_export --model "$source" --output "$target" --force
+    fi
+  done
+  models+=("trim60k=$trim" "base_int8=$OUT/onnx/base/onnx/model_qint8.onnx"
+           "trim60k_int8=$OUT/onnx/trim60k/onnx/model_qint8.onnx")
+fi
 
 # shellcheck disable=SC2206  # NAME=PATH words, split on purpose
 models+=(${EXTRA_MODELS:-})

@@ -10,9 +10,12 @@ import numpy as np
 
 
 def positive_ranks(query_vecs: np.ndarray, passage_vecs: np.ndarray, positive_index: np.ndarray,
-                   block: int = 1024) -> np.ndarray:
-    """1-based rank of each query's positive among all passages (ties count against the positive)."""
+                   max_scores: int = 2**25) -> np.ndarray:
+    """1-based rank of each query's positive among all passages (ties count against the positive). Queries go in
+    blocks of at most ``max_scores`` query-passage scores (128 MB of float32), so memory does not grow with the
+    number of queries times the corpus."""
     ranks = np.empty(len(query_vecs), dtype=np.int64)
+    block = max(1, min(4096, max_scores // max(len(passage_vecs), 1)))
     for start in range(0, len(query_vecs), block):
         scores = query_vecs[start : start + block] @ passage_vecs.T
         own = scores[np.arange(len(scores)), positive_index[start : start + block]]

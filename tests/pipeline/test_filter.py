@@ -225,7 +225,8 @@ def test_positive_ranks_on_hand_made_vectors():
     positives = np.array([0, 0, 0, 2, 3])
     expected = [1, 2, 1, 4, 4]  # the last: a four-way tie, counted against the positive
     assert positive_ranks(queries, passages, positives).tolist() == expected
-    assert positive_ranks(queries, passages, positives, block=2).tolist() == expected  # blocks agree
+    assert positive_ranks(queries, passages, positives, max_scores=len(passages)).tolist() == expected  # 1 a block
+    assert positive_ranks(queries, passages, positives, max_scores=2 * len(passages) + 1).tolist() == expected
 
 
 def test_round_trip_with_a_tiny_model(tmp_path):
