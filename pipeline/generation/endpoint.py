@@ -12,11 +12,14 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from pathlib import Path
 
+from datatrove.pipeline.inference.checkpointing import CheckpointManager
 from datatrove.pipeline.inference.run_inference import InferenceRunner
 from datatrove.pipeline.inference.servers import EndpointServer, InferenceServer
 from datatrove.pipeline.inference.types import InferenceError
 
+from pipeline.atomic import atomic_path
 from pipeline.errors import EndpointError
 
 FATAL_ERRORS = ("AuthenticationError", "PermissionDeniedError", "NotFoundError", "Error code: 401",
@@ -107,11 +110,41 @@ class QueryInferenceRunner(InferenceRunner):
         super().__init__(*args, **kwargs)
         self.client_max_retries = client_max_retries
         self.api_key_env = api_key_env
+        manager = self.checkpoint_manager
+        self.checkpoint_manager = CompletionFirstCheckpointManager(
+            manager.checkpoints_local_dir, manager.records_per_chunk, request_cache=manager.request_cache)
 
     def _init_server(self, rank: int):
         if self.config.server_type == "endpoint":
             return OpenAICompatibleServer(self.config, rank, self.client_max_retries, self.api_key_env)
         return super()._init_server(rank)
+
+
+class CompletionFirstCheckpointManager(CheckpointManager):
+    """datatrove's CheckpointManager with a finished chunk recorded before its checkpoint file is removed.
+
+    datatrove (0.10) removes the chunk's file, awaits the request cache, then writes ``last_chunk``: a run stopped
+    at that await (a fatal error in another request, Ctrl-C, a killed session) loses the finished chunk, and the
+    rerun sends its passages again although their replies are on disk. Here ``last_chunk`` is written first
+    (atomically, no await before it); the file and the cache entries go after, and a leftover file of a chunk at or
+    below ``last_chunk`` is skipped by datatrove's resume.
+    """
+
+    async def update_last_chunk_index(self, rank: int) -> None:
+        async with self.checkpoint_file_lock:
+            while self.last_chunk_index + 1 in self.new_completed_chunks:
+                chunk_index = self.last_chunk_index + 1
+                marker = Path(self.checkpoints_local_dir, "last_chunk", f"{rank:05d}.txt")
+                with atomic_path(marker) as tmp:
+                    tmp.write_text(str(chunk_index))
+                self.last_chunk_index = chunk_index
+                self.new_completed_chunks.discard(chunk_index)
+                self.file_locks.pop(chunk_index, None)
+                self.per_chunk_counts.pop(chunk_index, None)
+                chunk_file = Path(self.checkpoints_local_dir, f"{rank:05d}", f"chunk_{chunk_index:05d}.jsonl")
+                chunk_file.unlink(missing_ok=True)
+                if self.request_cache is not None:
+                    await self.request_cache.drop_chunk(chunk_index)
 
 
 async def query_rollout(document, generate, *, messages_for, request_params: dict, api_key_env: str | None = None):
