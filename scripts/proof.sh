@@ -3,7 +3,7 @@
 # and BM25, in one evaluation run, on the dataset's unbiased test split and on all of SQuAD-it.
 #
 #   E5_MODEL=$(../shared/tools/get-e5-small) bash scripts/proof.sh            # everything (CPU: hours)
-#   VARIANTS="recipe longer" bash scripts/proof.sh                            # some variants only
+#   VARIANTS="recipe longer" bash scripts/proof.sh                            # some variants only ("": none)
 #   DATASET=data/datasets/it_corpus RESULTS=results/proof bash scripts/proof.sh
 #   CARD=longer bash scripts/proof.sh      # then: write the tables into that variant's model card (README.md)
 #   SMALL=0 bash scripts/proof.sh          # without the smaller models below
@@ -31,7 +31,7 @@ DATASET="${DATASET:-data/datasets/it_corpus}"
 SQUAD="${SQUAD:-../shared/eval/squad_it_test}"
 OUT="${OUT:-runs/proof}"
 RESULTS="${RESULTS:-results/proof}"
-VARIANTS="${VARIANTS:-recipe matryoshka longer no_neg keywords questions}"
+VARIANTS="${VARIANTS-recipe matryoshka longer no_neg keywords questions}"  # VARIANTS="": none (small models only)
 
 longer=(--epochs 4 --set training.learning_rate=2e-5 --set "training.wise_ft_alphas=[0.25,0.5,0.75,1.0]")
 settings() {
