@@ -143,6 +143,12 @@ class GroundingConfig(StrictModel):
         description="per style: a query with no name or number needs this many content words (specific enough "
         "that a person could type it without having read the passage)")
     min_evidence_copied: float = Field(0.8, gt=0, le=1, description="share of the evidence that must be verbatim")
+    min_answer_context_words: int = Field(
+        1, ge=0, description="evidence styles: content words the query must share with the passage sentence holding "
+        "its evidence and its neighbours (0: off); a question about one sentence 'answered' from another is mostly "
+        "wrong or garbled")
+    answer_context_sentences: int = Field(1, ge=0, description="neighbour sentences on each side of the evidence's "
+                                          "that count as its context")
     stem_chars: int = Field(4, ge=3, description="words match by a shared prefix of this many characters")
 
 

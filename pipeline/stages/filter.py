@@ -193,7 +193,8 @@ class FilterStage(Stage):
                 query, q.get("evidence"), text_of.get(q["passage_id"], ""),
                 min_content_share=g.min_content_share.get(q["style"], 0.0),
                 needs_evidence=q["style"] in g.evidence_styles,
-                min_specific_words=g.min_specific_words.get(q["style"], 0))
+                min_specific_words=g.min_specific_words.get(q["style"], 0),
+                min_context_words=g.min_answer_context_words)
         return None
 
     @cached_property
@@ -203,7 +204,8 @@ class FilterStage(Stage):
     def _grounding_rules(self) -> GroundingRules:
         if not hasattr(self, "_grounding"):
             g = self.config.filter.grounding
-            self._grounding = GroundingRules(self._stop_words, g.stem_chars, g.min_evidence_copied)
+            self._grounding = GroundingRules(self._stop_words, g.stem_chars, g.min_evidence_copied,
+                                             g.answer_context_sentences)
         return self._grounding
 
     def _language_scorer(self) -> LanguageScorer:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline.filtering.grounding import GroundingRules, fold
+from pipeline.filtering.grounding import GroundingRules, fold, sentences
 from pipeline.languages import load_language
 from pipeline.stages.filter import FilterStage
 from tests.pipeline.test_filter import make_run
@@ -44,8 +44,47 @@ def rules():
 @pytest.mark.parametrize(("style", "query", "evidence", "reason"), PLANTED, ids=[p[1][:30] for p in PLANTED])
 def test_planted_queries(rules, style, query, evidence, reason):
     verdict = rules.check(query, evidence, PAVAROTTI, min_content_share=SHARE[style],
-                          needs_evidence=style == "question")
+                          needs_evidence=style == "question", min_context_words=1)
     assert (verdict[0] if verdict else None) == reason, verdict
+
+
+@pytest.mark.parametrize(("passage", "expected"), [
+    ("Si tratta di A. J. 32enne, nato a Sassuolo. Poi «Chi è Dan Friedkin?» Il nuovo proprietario.",
+     ["Si tratta di A. J. 32enne, nato a Sassuolo.", "Poi «Chi è Dan Friedkin?", "Il nuovo proprietario."]),
+    ("Arrestato! 12 anni dopo... la fine", ["Arrestato!", "12 anni dopo... la fine"]),
+    ("nessuna fine di frase qui", ["nessuna fine di frase qui"]),
+])
+def test_sentences(passage, expected):
+    assert sentences(passage) == expected
+
+
+STORIES = ("Il sindaco ha parlato in consiglio. Poi ha lasciato la sala. Il furto è avvenuto in via Roma. "
+           "I ladri sono fuggiti. Nessun ferito.")
+
+
+@pytest.mark.parametrize(("query", "evidence", "around", "shared"), [
+    ("dove hanno parlato il sindaco e i ladri?", "via Roma", 0, 0),
+    ("dove hanno parlato il sindaco e i ladri?", "via Roma", 1, 1),  # "ladri", the next sentence
+    ("dove hanno parlato il sindaco e i ladri?", "consiglio. Poi ha lasciato la sala. Il furto", 0, 2),  # 3 touched
+    ("chi ha commesso il furto in consiglio?", "via Roma", 0, 1),
+    ("a che ora ha parlato il sindaco?", "Nessun ferito", 1, 0),
+    ("chi era ferito in via Roma?", "Nessun ferito", 2, 2),  # "via", "roma"; not "ferito", the evidence's own
+])
+def test_answer_context(query, evidence, around, shared):
+    rules = GroundingRules(set(load_language("ita_Latn").stop_words), context_sentences=around)
+    assert rules.context_words(query, evidence, STORIES)[0] == shared
+
+
+def test_answer_context_rule_is_off_by_default(rules):
+    assert rules.check("a che ora ha parlato il sindaco?", "Nessun ferito", STORIES, min_content_share=0.0,
+                       needs_evidence=True) is None
+    assert rules.check("a che ora ha parlato il sindaco?", "Nessun ferito", STORIES, min_content_share=0.0,
+                       needs_evidence=True, min_context_words=1)[0] == "answer_out_of_context"
+    # every word of the question is in its evidence: nothing to place, left to evidence_in_query
+    passage = STORIES + " Il ladro è fuggito verso Carpi."
+    assert rules.context_words("dove è fuggito il ladro?", "il ladro è fuggito verso Carpi", passage) == (0, 0)
+    assert rules.check("dove è fuggito il ladro?", "il ladro è fuggito verso Carpi", passage,
+                       min_content_share=0.0, needs_evidence=True, min_context_words=1) is None
 
 
 def test_words_match_by_stem_and_without_accents(rules):
