@@ -22,6 +22,7 @@ DOCTEST_MODULES = [
     "dataset_card.data",
     "dataset_card.metadata",
     "pipeline.atomic",
+    "pipeline.chunk_tokens",
     "pipeline.config",
     "pipeline.config.dataset",
     "eval.model_card",

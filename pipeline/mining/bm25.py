@@ -25,15 +25,22 @@ import numpy as np
 import spacy
 
 from pipeline.atomic import atomic_path
+from pipeline.chunk_tokens import ChunkCache, SpacyChunkTokens, splits_on_whitespace
 
 
 class LanguageTokenizer:
-    """spaCy blank tokenizer + lower case + stop-word removal, the BM25 view of a text."""
+    """spaCy blank tokenizer + lower case + stop-word removal, the BM25 view of a text.
+
+    Tokens are computed per space-separated chunk and memoized (pipeline/chunk_tokens.py: the same tokens as
+    tokenizing each text, several times faster on a corpus) where the language's tokenizer allows it."""
 
     def __init__(self, spacy_language: str, stop_words: list[str]):
-        self.tokenizer = spacy.blank(spacy_language).tokenizer
+        self.nlp = spacy.blank(spacy_language)
+        self.tokenizer = self.nlp.tokenizer
         self.stop_words = {w.lower() for w in stop_words}
         self.key = hashlib.sha256(repr((spacy_language, sorted(self.stop_words))).encode()).hexdigest()[:12]
+        self._chunked = ChunkCache(_Bm25ChunkTokens(self.nlp, self.stop_words)) if splits_on_whitespace(self.nlp) \
+            else None
 
     @classmethod
     def for_language(cls, language, stop_words: bool = True) -> LanguageTokenizer:
@@ -41,14 +48,31 @@ class LanguageTokenizer:
         return cls(language.spacy, language.stop_words if stop_words else [])
 
     def _keep(self, doc) -> list[str]:
-        words = (t.lower_.strip("'’") for t in doc if not (t.is_punct or t.is_space))
+        words = (_bm25_word(t) for t in doc)
         return [w for w in words if w and w not in self.stop_words]
 
     def __call__(self, text: str) -> list[str]:
-        return self._keep(self.tokenizer(text))
+        return self._chunked(text) if self._chunked else self._keep(self.tokenizer(text))
 
     def many(self, texts: list[str]) -> list[list[str]]:
+        if self._chunked:
+            return [self._chunked(text) for text in texts]
         return [self._keep(doc) for doc in self.tokenizer.pipe(texts, batch_size=512)]
+
+
+def _bm25_word(token) -> str | None:
+    """A token as BM25 sees it: lower case, elision apostrophes trimmed; None for punctuation and spaces."""
+    return None if token.is_punct or token.is_space else token.lower_.strip("'’")
+
+
+class _Bm25ChunkTokens(SpacyChunkTokens):
+    def __init__(self, nlp, stop_words: set[str]):
+        super().__init__(nlp)
+        self.stop_words = stop_words
+
+    def keep(self, token) -> str | None:
+        word = _bm25_word(token)
+        return word if word and word not in self.stop_words else None
 
 
 class Bm25Index:

@@ -25,6 +25,8 @@ from datatrove.pipeline.dedup.minhash import MinhashConfig, MinhashDedupSignatur
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from pipeline.chunk_tokens import chunked_word_tokenizer
+
 
 def lsh_bands(num_hashes: int, threshold: float, recall: float = 0.95) -> tuple[int, int]:
     """(bands, rows per band): the most selective banding that still pairs ``recall`` of the pairs at the
@@ -50,6 +52,7 @@ class MinHasher:
         self.num_values = self.bands * rows  # the signature's length
         config = MinhashConfig(n_grams=shingle_words, num_buckets=self.bands, hashes_per_bucket=rows, seed=seed)
         self._step = MinhashDedupSignature(tempfile.gettempdir(), config=config, language=datatrove_language)
+        self._step.word_tokenizer = chunked_word_tokenizer(self._step.word_tokenizer)  # same tokens, ~100x faster
 
     def signature(self, text: str) -> np.ndarray | None:
         """The signature (bands*rows values), or None for a text without words (it duplicates nothing)."""
