@@ -32,7 +32,7 @@ Example:
     >>> longer = passage + " Il tenore era malato da un anno. Aveva cantato a Torino nel febbraio 2006."
     >>> rules.check("quando è morto Pavarotti?", "febbraio 2006", longer, min_content_share=0.5, needs_evidence=True,
     ...             min_context_words=1)
-    ('answer_out_of_context', 'no word of the question is in the sentence of its answer')
+    ('answer_out_of_context', "0 of its words in or beside the answer's sentence")
 """
 
 from __future__ import annotations
@@ -130,9 +130,10 @@ class GroundingRules:
                 return "evidence_not_in_passage", f"{copied:.2f} of the evidence is a verbatim span"
             if _gives_away(evidence, query, self.stop_words):
                 return "evidence_in_query", "the query already contains its answer"
-            shared, asked = self.context_words(query, evidence, passage)
-            if min_context_words and shared < min(min_context_words, asked):  # a question all in its evidence: no
-                return "answer_out_of_context", "no word of the question is in the sentence of its answer"
+            if min_context_words:
+                shared, asked = self.context_words(query, evidence, passage)
+                if shared < min(min_context_words, asked):  # (a question whose words are all in its evidence passes)
+                    return "answer_out_of_context", f"{shared} of its words in or beside the answer's sentence"
         return None
 
     def context_words(self, query: str, evidence: str, passage: str) -> tuple[int, int]:
