@@ -14,6 +14,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from pipeline.config.generate import DenseIndexConfig
 from retrieval.config import StrictModel
 
 _SEMVER = re.compile(r"^\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?$")
@@ -32,6 +33,8 @@ class MineConfig(StrictModel):
     relative_margin: float = Field(0.05, ge=0, lt=1, description="TopK-PercPos: negative <= (1-margin)*positive")
     batch_size: int = Field(64, ge=1)
     use_faiss: bool = True
+    index: DenseIndexConfig = Field(default_factory=DenseIndexConfig, description="from index.exact_below passages "
+                                    "on, dense candidates come from this approximate index instead of exact search")
     tasks: int = Field(1, ge=1, description="mine the queries in this many shards, as tasks on the run's executor "
                        "(local workers, Slurm, Ray; a killed stage resumes task by task); 1: in this process")
     llm_judge: bool = Field(False, description="ask the generate endpoint whether a negative answers the query")

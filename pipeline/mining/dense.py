@@ -20,6 +20,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 from datasets import Dataset
 from sentence_transformers.util import mine_hard_negatives
 
@@ -42,7 +43,7 @@ def dense_candidates(model, queries: list[str], positives: list[str], corpus: Co
     window = cfg.range_max - cfg.range_min
     dataset = Dataset.from_dict({"query": queries, "positive": positives})
     report = io.StringIO()
-    with contextlib.redirect_stdout(report):
+    with contextlib.redirect_stdout(report), approximate_search(cfg, len(corpus.texts)):
         mined = mine_hard_negatives(
             dataset, model, anchor_column_name="query", positive_column_name="positive", corpus=corpus.texts,
             range_min=cfg.range_min, range_max=cfg.range_max, relative_margin=cfg.relative_margin,
@@ -57,6 +58,58 @@ def dense_candidates(model, queries: list[str], positives: list[str], corpus: Co
         # labeled-list rows: [positive, negative_1, ...] with [positive score, negative scores...], best first
         result.candidates[(query, texts[0])] = [(index_of_text[t], float(s)) for t, s in zip(texts[1:], scores[1:])]
     return result
+
+
+@contextlib.contextmanager
+def approximate_search(cfg: MineConfig, corpus_size: int):
+    """From ``cfg.index.exact_below`` passages on (with ``use_faiss``), ``mine_hard_negatives`` searches our DenseIndex
+    (IVF or HNSW per ``cfg.index``) where it would build an exact ``faiss.IndexFlatIP``.
+
+    Exact search costs queries x passages: at a million passages and half a million queries, hours on a CPU. The
+    library takes no index of ours, and its search is three calls (``IndexFlatIP(dim)``, ``add``, ``search``) in the
+    middle of its rank windows, margins and output formats, which we want to keep; so for the length of the call the
+    name ``faiss.IndexFlatIP`` gives a stand-in that builds the approximate index on ``add``. Below the threshold
+    nothing changes (the same rows as before).
+    """
+    if not cfg.use_faiss or corpus_size < cfg.index.exact_below:
+        yield
+        return
+    import faiss
+
+    exact = faiss.IndexFlatIP
+    faiss.IndexFlatIP = lambda dim: _IndexStandIn(cfg.index, exact)
+    try:
+        yield
+    finally:
+        faiss.IndexFlatIP = exact
+
+
+class _IndexStandIn:
+    """What ``mine_hard_negatives`` sees of the approximate index: ``add`` builds it, ``search`` queries it."""
+
+    def __init__(self, settings, exact_class):
+        self.settings, self.exact_class, self.index = settings, exact_class, None
+
+    def add(self, vectors):
+        import faiss
+
+        from pipeline.mining.dense_index import DenseIndex
+
+        patched, faiss.IndexFlatIP = faiss.IndexFlatIP, self.exact_class  # the IVF quantizer is an exact index
+        try:
+            self.index = DenseIndex(vectors, self.settings, setting="mine.index")
+        finally:
+            faiss.IndexFlatIP = patched
+        print(f"Dense candidates from the {self.index.kind} index over {self.index.n:,} passages (mine.index)")
+
+    def search(self, queries, k: int):
+        """The index's top ``k``; a query for which an approximate index found fewer than ``k`` (id -1) is searched
+        exactly, so that no -1 reaches the library (it would read it as the last passage)."""
+        scores, ids = self.index.search(queries, k)
+        short = np.flatnonzero((ids < 0).any(axis=1))
+        if len(short):
+            scores[short], ids[short] = self.index.exact_search(queries[short], ids.shape[1])
+        return scores, ids
 
 
 def _guard_count(report: str) -> int:

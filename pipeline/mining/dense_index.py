@@ -35,7 +35,9 @@ def index_bytes(n: int, dim: int, kind: str, hnsw_m: int = 32) -> int:
 class DenseIndex:
     """Inner-product search over ``vectors`` (normalized: inner product = cosine)."""
 
-    def __init__(self, vectors: np.ndarray, settings: DenseIndexConfig | None = None):
+    def __init__(self, vectors: np.ndarray, settings: DenseIndexConfig | None = None,
+                 setting: str = "filter.round_trip.index"):
+        """``setting``: where the settings come from in the config, named in errors."""
         import faiss
 
         self.settings = settings or DenseIndexConfig()
@@ -46,8 +48,8 @@ class DenseIndex:
         if need > self.settings.max_memory_gb * 1e9:
             raise ConfigError(
                 f"a {self.kind} index of {self.n:,} passages x {self.dim} dimensions needs about {need / 1e9:.1f} GB, "
-                f"above the {self.settings.max_memory_gb} GB allowed (filter.round_trip.index.max_memory_gb). Raise "
-                "it if the machine has the memory, or lower filter.corpus_max_passages.")
+                f"above the {self.settings.max_memory_gb} GB allowed ({setting}.max_memory_gb). Raise it if the "
+                "machine has the memory, or lower filter.corpus_max_passages.")
         if self.kind == "flat":
             index = faiss.IndexFlatIP(self.dim)
         elif self.kind == "hnsw":
@@ -59,7 +61,7 @@ class DenseIndex:
             sample = vectors[np.random.default_rng(0).permutation(self.n)[: max(nlist * 40, 10_000)]]
             index.train(sample)
             index.nprobe = min(self.settings.nprobe, nlist)
-        self.on_gpu = self._to_gpu(faiss, index)
+        self.on_gpu = self._to_gpu(faiss, index, setting)
         self.index = self.on_gpu or index
         self.index.add(vectors)
         self._vectors = vectors  # kept for the exact recall check
@@ -70,13 +72,13 @@ class DenseIndex:
             return "flat" if self.n < self.settings.exact_below else "ivf"
         return kind
 
-    def _to_gpu(self, faiss, index):
+    def _to_gpu(self, faiss, index, setting: str):
         want = self.settings.gpu
         gpus = faiss.get_num_gpus() if hasattr(faiss, "get_num_gpus") else 0
         if want is False or gpus == 0 or self.kind == "hnsw":  # FAISS has no GPU HNSW
             if want and gpus == 0:
-                raise ConfigError("filter.round_trip.index.gpu is true but FAISS sees no GPU (faiss-cpu installed?): "
-                                  "install faiss-gpu, or set gpu: null")
+                raise ConfigError(f"{setting}.gpu is true but FAISS sees no GPU (faiss-cpu installed?): install "
+                                  "faiss-gpu, or set gpu: null")
             return None
         return faiss.index_cpu_to_all_gpus(index)
 
@@ -84,12 +86,18 @@ class DenseIndex:
         """(scores, passage indices) of the top ``k``, best first; index -1 where fewer than k were found."""
         return self.index.search(np.ascontiguousarray(queries, dtype=np.float32), min(k, self.n))
 
+    def exact_search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, passage indices) of the exact top ``k`` (ties by passage index), without the index."""
+        scores = np.ascontiguousarray(queries, dtype=np.float32) @ self._vectors.T
+        top = np.argsort(-scores, axis=1, kind="stable")[:, : min(k, self.n)]
+        return np.take_along_axis(scores, top, axis=1), top
+
     def recall_against_exact(self, queries: np.ndarray, k: int = 10, sample: int = 1000, seed: int = 0) -> float:
         """Share of the exact top-``k`` that this index also returns, on a seeded sample of ``queries``."""
         pick = np.random.default_rng(seed).permutation(len(queries))[:sample]
         q = np.ascontiguousarray(queries[pick], dtype=np.float32)
         _, found = self.search(q, k)
-        exact = np.argsort(-(q @ self._vectors.T), axis=1, kind="stable")[:, :k]
+        exact = self.exact_search(q, k)[1]
         return float(np.mean([len(set(f) & set(e)) / len(e) for f, e in zip(found, exact)]))
 
     def positive_ranks(self, queries: np.ndarray, positives: np.ndarray, depth: int) -> np.ndarray:

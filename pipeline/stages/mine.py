@@ -22,6 +22,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from pipeline.config.generate import DenseIndexConfig
 from pipeline.errors import ConfigError, StageError
 from pipeline.mining.bm25 import Bm25Index, LanguageTokenizer
 from pipeline.mining.corpus import Corpus
@@ -46,7 +47,10 @@ class MineStage(Stage):
         # with the judge on, its model and endpoint shape the output too (not the rest of the generate section)
         gen = self.config.generate
         judge = [gen.backend, gen.model, gen.endpoint_url] if self.config.mine.llm_judge else None
-        own = self.config.section_hash("mine", exclude={"mine": {"tasks"}})  # shards give the same rows
+        # shards give the same rows; the index settings shape them only above index.exact_below passages, and at
+        # their defaults are left out (runs made before the setting existed keep their hash)
+        unused = {"tasks", "index"} if self.config.mine.index == DenseIndexConfig() else {"tasks"}
+        own = self.config.section_hash("mine", exclude={"mine": unused})
         return hashlib.sha256(json.dumps([own, judge]).encode()).hexdigest()[:16]
 
     def inputs(self) -> tuple[list[dict], Corpus, int]:
