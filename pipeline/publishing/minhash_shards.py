@@ -24,7 +24,6 @@ from datatrove.pipeline.base import PipelineStep
 from pipeline.atomic import atomic_path
 from pipeline.errors import StageError
 from pipeline.executors import shard_bounds
-from pipeline.publishing.neardup import signature_arrays
 
 
 def write_signature_shard(folder: Path, rank: int, values: np.ndarray, valid: np.ndarray) -> None:
@@ -62,10 +61,11 @@ class SignatureShard(PipelineStep):
         stage = SplitStage(config_from_dict(self.config_data))
         hasher = stage.minhasher()
         start, end = shard_bounds(self.total, rank, world_size)
-        signatures = []
-        for batch in stage.folder.batches("filter.passages", columns=("text",), batch_rows=stage.batch_rows,
-                                          rows=(start, end)):
-            signatures.extend(hasher.signatures([p["text"] for p in batch]))
-        write_signature_shard(Path(self.shards_dir), rank, *signature_arrays(signatures, hasher.num_values))
+        parts = [hasher.signature_arrays([p["text"] for p in batch])
+                 for batch in stage.folder.batches("filter.passages", columns=("text",), batch_rows=stage.batch_rows,
+                                                   rows=(start, end))]
+        values = np.concatenate([v for v, _ in parts]) if parts else np.zeros((0, hasher.num_values), np.uint64)
+        valid = np.concatenate([v for _, v in parts]) if parts else np.zeros(0, dtype=bool)
+        write_signature_shard(Path(self.shards_dir), rank, values, valid)
         self.stat_update("passages", value=end - start)
         return None

@@ -27,6 +27,9 @@ from scipy.sparse.csgraph import connected_components
 
 from pipeline.chunk_tokens import chunked_word_tokenizer
 
+_MERSENNE_PRIME = np.uint64((1 << 61) - 1)  # datatrove's universal hashing modulus (minhash._mersenne_prime)
+SIGNATURE_BATCH = 128  # texts hashed together: ~25k shingles x 125 hashes, ~25 MB per temporary
+
 
 def lsh_bands(num_hashes: int, threshold: float, recall: float = 0.95) -> tuple[int, int]:
     """(bands, rows per band): the most selective banding that still pairs ``recall`` of the pairs at the
@@ -56,16 +59,53 @@ class MinHasher:
 
     def signature(self, text: str) -> np.ndarray | None:
         """The signature (bands*rows values), or None for a text without words (it duplicates nothing)."""
+        shingles = self._shingles(text)
+        if shingles is None:
+            return None
+        return np.concatenate([np.asarray(b, dtype=np.uint64) for b in self._step.get_signature(shingles)])
+
+    def signatures(self, texts: list[str]) -> list[np.ndarray | None]:
+        return [self.signature(t) for t in texts]
+
+    def signature_arrays(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(values, valid) of ``texts``: the same values as ``signature`` (a row of zeros and valid False for a text
+        without words), hashed for many texts at once. datatrove's ``get_signature`` runs a few numpy operations
+        per text and converts the result to Python lists: at a million passages that overhead, not the hashing,
+        was most of the split's time (0.47 of its 0.59 ms per passage)."""
+        values = np.zeros((len(texts), self.num_values), dtype=np.uint64)
+        valid = np.zeros(len(texts), dtype=bool)
+        shingles = []
+        for i, text in enumerate(texts):
+            if (found := self._shingles(text)) is not None:
+                shingles.append(found)
+                valid[i] = True
+        rows = np.flatnonzero(valid)
+        for start in range(0, len(rows), SIGNATURE_BATCH):
+            part = shingles[start : start + SIGNATURE_BATCH]
+            values[rows[start : start + SIGNATURE_BATCH]] = self._minima(part)
+        return values, valid
+
+    def _shingles(self, text: str) -> np.ndarray | None:
+        """The text's hashed shingles, shape (n, 1); None for a text without words."""
         shingles = self._step.get_shingles(text)
         if shingles.size == 0:  # shorter than one shingle: the whole word sequence is its only shingle
             words = self._step.word_tokenizer.word_tokenize(text.lower())
             if not words:
                 return None
             shingles = np.array([[self._step._hash_func(" ".join(words))]], dtype=np.uint64)
-        return np.concatenate([np.asarray(b, dtype=np.uint64) for b in self._step.get_signature(shingles)])
+        return shingles.reshape(-1, 1)
 
-    def signatures(self, texts: list[str]) -> list[np.ndarray | None]:
-        return [self.signature(t) for t in texts]
+    def _minima(self, shingles: list[np.ndarray]) -> np.ndarray:
+        """Per text, the minimum of each universal hash over its shingles: datatrove's ``get_signature`` formula
+        (same parameters, precision and dtype) applied to the shingles of many texts stacked together."""
+        a, b = self._step.parameters
+        hash_config = self._step.config.hash_config
+        starts = np.cumsum([0] + [len(s) for s in shingles[:-1]])
+        phv = (np.concatenate(shingles) * a + b) % _MERSENNE_PRIME
+        if hash_config.precision == 32:
+            phv = np.bitwise_and(phv, hash_config.max)
+        minima = np.minimum.reduceat(phv, starts, axis=0).astype(hash_config.np_dtype)
+        return minima[:, : self.num_values].astype(np.uint64)
 
 
 def near_duplicate_pairs(signatures: list[np.ndarray | None], bands: int, threshold: float) -> list[tuple[int, int]]:

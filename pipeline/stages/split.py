@@ -121,7 +121,7 @@ class SplitStage(Stage):
         for batch in self.folder.batches("filter.passages", columns=("passage_id", "doc_id", "text"),
                                          batch_rows=self.batch_rows):
             if tasks <= 1:
-                table.add(hasher.signatures([p["text"] for p in batch]))
+                table.add_array(*hasher.signature_arrays([p["text"] for p in batch]))
             same_text.add(batch)
             passage_ids.extend(p["passage_id"] for p in batch)
             passage_docs.extend(p["doc_id"] for p in batch)

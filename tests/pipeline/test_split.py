@@ -91,6 +91,31 @@ def test_near_duplicates_found_and_grouped():
     assert groups == {"doc00": "doc00", "dup": "doc00", "doc01": "doc01", "doc02": "doc02"}
 
 
+@pytest.mark.parametrize("precision", [64, 32])
+def test_batched_signatures_equal_datatrove_per_text(monkeypatch, precision):
+    """signature_arrays hashes many texts in one numpy pass: the same values as datatrove's get_signature per text,
+    including texts shorter than a shingle and texts without words, across batch boundaries."""
+    import numpy as np
+
+    from pipeline.publishing import neardup
+    from pipeline.publishing.neardup import signature_arrays
+
+    monkeypatch.setattr(neardup, "SIGNATURE_BATCH", 3)
+    hasher = MinHasher("ita_Latn", shingle_words=5, num_hashes=128, threshold=0.7)
+    if precision == 32:
+        from datatrove.utils.hashing import HashConfig
+
+        hasher._step.config.hash_config = HashConfig(precision=32)
+        hasher._step._hash_func = neardup.MinhashDedupSignature(
+            "/tmp", config=hasher._step.config, language="ita_Latn")._hash_func
+    texts = [p["text"] for p in fixture_passages()][:7] + ["", "   ", "due parole", "città è così!"]
+    values, valid = hasher.signature_arrays(texts)
+    expected_values, expected_valid = signature_arrays(hasher.signatures(texts), hasher.num_values)
+    assert valid.tolist() == expected_valid.tolist() == [True] * 7 + [False, False, True, True]
+    assert np.array_equal(values, expected_values)
+    assert len(set(map(tuple, values[valid].tolist()))) == valid.sum()  # distinct texts, distinct signatures
+
+
 def test_assignment_is_stable_when_data_grows():
     fractions = {"train": 0.8, "dev": 0.1, "test": 0.1}
     small = assign_splits([f"d{i}" for i in range(200)], fractions, seed=7)
