@@ -241,8 +241,9 @@ def test_round_trip_with_a_tiny_model(tmp_path):
     kept = pq.read_table(cfg.run_dir / "filter" / "queries.parquet").to_pylist()
     assert stats["rows"] == len(queries) and "round_trip" not in stats["dropped"]
     assert all(1 <= q["positive_rank"] <= len(PASSAGES) for q in kept)
-    cache = sorted((cfg.run_dir / "embeddings").rglob("shard-*.npy"))
-    assert len(cache) == 1 and np.load(cache[0]).shape[0] == len(PASSAGES)
+    shards = sorted((cfg.run_dir / "embeddings").rglob("shard-*.keys"))
+    assert [len(p.read_text().split()) for p in shards] in ([len(PASSAGES), len(queries)],
+                                                                    [len(queries), len(PASSAGES)])  # one per prompt
 
     strict = make_run(tmp_path, queries, run_name="strict",
                       round_trip={"enabled": True, "model": str(model), "top_k": 1, "batch_size": 8,

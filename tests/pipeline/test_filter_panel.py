@@ -81,3 +81,16 @@ def test_a_judge_that_cannot_load_is_a_clear_error(tmp_path):
                    round_trip={"enabled": True, "model": str(tmp_path / "no-such-model")})
     with pytest.raises(ConfigError, match="judge 'base' .*does not exist"):
         FilterStage(cfg).run()
+
+
+def test_query_embeddings_are_left_in_the_run_store_for_mine(tmp_path, monkeypatch):
+    """The dense judge keeps the queries' embeddings in the run's store (same model and prompt as mine's), so mine
+    does not encode every query again."""
+    from pipeline.mining.embedding_store import EmbeddingStore, text_key
+    from pipeline.run_folder import RunFolder
+
+    run_panel(tmp_path, monkeypatch)
+    cfg_dir = next(tmp_path.glob("**/filter")).parent
+    rt_prompt = config_from_dict({}).filter.round_trip.query_prompt
+    store = EmbeddingStore(RunFolder(cfg_dir).path("run.embeddings"), "hand-made", rt_prompt)
+    assert set(store._index()) == {text_key(q) for _, _, q in QUERIES}
