@@ -97,6 +97,11 @@ class DenseIndexConfig(StrictModel):
     recall_sample: int = Field(1000, ge=0, description="queries on which an approximate index is checked against "
                                "exact search (0: no check)")
 
+    def searches_index(self, corpus_size: int) -> bool:
+        """Whether a corpus of ``corpus_size`` passages is searched through an index (else exactly, without one):
+        the one place the threshold is applied, by the filter's judges and by mining alike."""
+        return corpus_size >= self.exact_below
+
 
 class RoundTripConfig(StrictModel):
     """The round-trip panel: the base dense model (``model``, the one you fine-tune: judge ``base``), BM25 (judge

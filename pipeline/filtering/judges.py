@@ -93,7 +93,7 @@ def dense_judge(name: str, model_name: str, top_k: int, texts: list[str], query_
     query_store = EmbeddingStore(cache_dir, model_name, query_prompt) if store_queries else None
 
     search = None
-    if index is not None and len(texts) >= index.exact_below:
+    if index is not None and index.searches_index(len(texts)):
         from pipeline.mining.dense_index import DenseIndex
 
         search = DenseIndex(passage_vecs, index)

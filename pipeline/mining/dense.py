@@ -71,7 +71,7 @@ def approximate_search(cfg: MineConfig, corpus_size: int):
     name ``faiss.IndexFlatIP`` gives a stand-in that builds the approximate index on ``add``. Below the threshold
     nothing changes (the same rows as before).
     """
-    if not cfg.use_faiss or corpus_size < cfg.index.exact_below:
+    if not cfg.use_faiss or not cfg.index.searches_index(corpus_size):
         yield
         return
     import faiss

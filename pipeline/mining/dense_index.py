@@ -69,7 +69,7 @@ class DenseIndex:
     def _choose(self) -> str:
         kind = self.settings.kind
         if kind == "auto":
-            return "flat" if self.n < self.settings.exact_below else "ivf"
+            return "ivf" if self.settings.searches_index(self.n) else "flat"
         return kind
 
     def _to_gpu(self, faiss, index, setting: str):
