@@ -17,6 +17,7 @@ import contextlib
 import io
 import re
 import sys
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -60,6 +61,9 @@ def dense_candidates(model, queries: list[str], positives: list[str], corpus: Co
     return result
 
 
+_FAISS_PATCH = threading.Lock()
+
+
 @contextlib.contextmanager
 def approximate_search(cfg: MineConfig, corpus_size: int):
     """From ``cfg.index.exact_below`` passages on (with ``use_faiss``), ``mine_hard_negatives`` searches our DenseIndex
@@ -76,12 +80,13 @@ def approximate_search(cfg: MineConfig, corpus_size: int):
         return
     import faiss
 
-    exact = faiss.IndexFlatIP
-    faiss.IndexFlatIP = lambda dim: _IndexStandIn(cfg.index, exact)
-    try:
-        yield
-    finally:
-        faiss.IndexFlatIP = exact
+    with _FAISS_PATCH:  # the name is global to the process: two threads mining at once take turns
+        exact = faiss.IndexFlatIP
+        faiss.IndexFlatIP = lambda dim: _IndexStandIn(cfg.index, exact)
+        try:
+            yield
+        finally:
+            faiss.IndexFlatIP = exact
 
 
 class _IndexStandIn:
