@@ -12,6 +12,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable
 from difflib import SequenceMatcher
+from functools import lru_cache
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _QUESTION = re.compile(r"[^?]*\w[^?]*\?+")  # a run of text with a word in it, ended by one or more "?"
@@ -33,11 +34,21 @@ def normalized(text: str) -> str:
 
 def copied_fraction(query: str, passage: str) -> float:
     """Share of the query's words covered by its longest verbatim (word-level) span in the passage."""
-    q, p = words(query), words(passage)
+    q = words(query)
     if not q:
         return 0.0
-    match = SequenceMatcher(None, q, p, autojunk=False).find_longest_match(0, len(q), 0, len(p))
+    matcher = _passage_matcher(passage)
+    matcher.set_seq1(q)
+    match = matcher.find_longest_match(0, len(q), 0, len(matcher.b))
     return match.size / len(q)
+
+
+@lru_cache(maxsize=8)
+def _passage_matcher(passage: str) -> SequenceMatcher:
+    """A matcher holding the passage's words as its second sequence: indexing them is most of a match's cost, and
+    a passage is matched against its query, its evidence and its other queries in turn (single-threaded use: the
+    first sequence is set per call)."""
+    return SequenceMatcher(None, [], words(passage), autojunk=False)
 
 
 def jaccard(a: set, b: set) -> float:
