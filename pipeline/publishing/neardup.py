@@ -22,12 +22,12 @@ from pathlib import Path
 
 import numpy as np
 from datatrove.pipeline.dedup.minhash import MinhashConfig, MinhashDedupSignature
+from datatrove.pipeline.dedup.minhash import _mersenne_prime as MERSENNE_PRIME  # its universal hashing modulus
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from pipeline.chunk_tokens import chunked_word_tokenizer
 
-_MERSENNE_PRIME = np.uint64((1 << 61) - 1)  # datatrove's universal hashing modulus (minhash._mersenne_prime)
 SIGNATURE_BATCH = 128  # texts hashed together: ~25k shingles x 125 hashes, ~25 MB per temporary
 
 
@@ -101,11 +101,10 @@ class MinHasher:
         a, b = self._step.parameters
         hash_config = self._step.config.hash_config
         starts = np.cumsum([0] + [len(s) for s in shingles[:-1]])
-        phv = (np.concatenate(shingles) * a + b) % _MERSENNE_PRIME
+        phv = (np.concatenate(shingles) * a + b) % MERSENNE_PRIME
         if hash_config.precision == 32:
             phv = np.bitwise_and(phv, hash_config.max)
-        minima = np.minimum.reduceat(phv, starts, axis=0).astype(hash_config.np_dtype)
-        return minima[:, : self.num_values].astype(np.uint64)
+        return np.minimum.reduceat(phv, starts, axis=0).astype(hash_config.np_dtype).astype(np.uint64)
 
 
 def near_duplicate_pairs(signatures: list[np.ndarray | None], bands: int, threshold: float) -> list[tuple[int, int]]:
