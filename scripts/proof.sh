@@ -13,7 +13,8 @@
 # training.trim --vocab-size 60000 on ../shared/data/it_corpus) and the ONNX int8 exports (training.onnx_export) of
 # the base and of the trimmed model: size, passages/s and NDCG@10 side by side with the torch fp32 rows.
 #
-# Resumable: a variant whose model is finished is not trained again, and eval.run keeps each finished model's rows
+# Resumable: a variant whose model is finished is not trained again, one killed mid-training resumes from its last
+# checkpoint (training.train), and eval.run keeps each finished model's rows
 # (results/.../finished/), so rerunning the same command after a stop goes on where it stopped. Training runs on the
 # GPU when there is one (training.device: auto), otherwise on the CPU; the variants:
 #   recipe     configs/train_cpu_proof.yaml as it is (1 epoch, lr 1e-5, 2 mined negatives, InfoNCE scale 100, no

@@ -44,6 +44,7 @@ from training.config import TrainConfig, load_config
 from training.data import IRData, load_ir_split, load_triplets
 from training.distill import LABEL, add_teacher_scores, build_distillation_loss
 from training.interpolate import choose_alpha, interpolate
+from training.resume import resume_checkpoint, run_fingerprint
 
 logger = logging.getLogger("training")
 
@@ -187,8 +188,12 @@ def build_card_data(cfg: TrainConfig, source: DatasetSource) -> SentenceTransfor
     )
 
 
-def run(cfg: TrainConfig) -> Path:
-    """Train as ``cfg`` says; returns the folder of the final (best) model."""
+def run(cfg: TrainConfig, fresh: bool = False) -> Path:
+    """Train as ``cfg`` says; returns the folder of the final (best) model.
+
+    A run killed mid-way resumes from its last complete checkpoint when started again with the same settings and
+    dataset version (training/resume.py); ``fresh`` discards those checkpoints and starts over.
+    """
     if not cfg.data.dataset:
         raise ConfigError("no dataset given. Fix: set data.dataset in the config or pass --dataset PATH_OR_ID.")
     check_output_folder(Path(cfg.training.output_dir), force=True, option="--output-dir (training.output_dir)")
@@ -202,6 +207,8 @@ def run(cfg: TrainConfig) -> Path:
         )
     source = describe_dataset(cfg.data.dataset, cfg.data.revision)
     logger.info("dataset %s, device %s, precision %s", source.display_name, device, precision)
+    fingerprint = run_fingerprint(cfg.model_dump(), source.version, source.revision)
+    checkpoint = resume_checkpoint(Path(cfg.training.output_dir), fingerprint, fresh)  # before the slow work
 
     train_ds = load_triplets(
         source, cfg.data.train_split, cfg.data.num_negatives, cfg.data.max_train_samples, cfg.training.seed,
@@ -245,7 +252,7 @@ def run(cfg: TrainConfig) -> Path:
     trainer = SentenceTransformerTrainer(
         model=model, args=args, train_dataset=train_ds, loss=loss, evaluator=evaluator
     )
-    trainer.train()  # ends with the best checkpoint's weights loaded (load_best_model_at_end)
+    trainer.train(resume_from_checkpoint=checkpoint)  # ends with the best checkpoint loaded (load_best_model_at_end)
 
     model = trainer.model
     wise_ft = None
@@ -322,6 +329,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--max-steps", type=int, help="stop after N optimizer steps (overrides epochs)")
     p.add_argument("--epochs", type=float, help="number of epochs")
     p.add_argument("--device", help="auto, cpu, cuda, cuda:N, mps")
+    p.add_argument("--fresh", action="store_true",
+                   help="train from the start, deleting checkpoints a killed run left in --output-dir "
+                   "(default: resume from them when the settings and dataset version match)")
     p.add_argument("--push-to-hub", metavar="REPO", help="push the final model to <user>/<name>")
     p.add_argument("--set", dest="settings", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="change one setting (YAML value), e.g. --set data.num_negatives=0; repeatable")
@@ -343,7 +353,7 @@ def main(argv: list[str] | None = None) -> int:
         "training.device": args.device,
         "hub.repo_id": args.push_to_hub,
     }
-    final_dir = run(load_config(args.config, overrides, parse_overrides(args.settings)))
+    final_dir = run(load_config(args.config, overrides, parse_overrides(args.settings)), fresh=args.fresh)
     print(f"final model: {final_dir}")
     return 0
 
