@@ -70,14 +70,13 @@ def bm25_ranks(index, queries: list[str], positives: np.ndarray, depth: int) -> 
 
 
 def dense_judge(name: str, model_name: str, top_k: int, texts: list[str], query_prompt: str, passage_prompt: str,
-                cache_dir, batch_size: int = 64, index=None, store_queries: bool = True) -> Judge:
+                cache_dir, batch_size: int = 64, index=None) -> Judge:
     """A dense judge: passages encoded once (cached in ``cache_dir``), queries encoded when asked. Below
     ``index.exact_below`` passages the positive's exact rank among all passages; above, its rank in a FAISS index's
     top ``index.depth`` (pipeline/mining/dense_index.py), the index's recall against exact search printed.
 
-    ``store_queries``: the queries' embeddings go to the run's embedding store too, where mine finds them (the
-    same model and prompt) instead of encoding every query again. Off in round-trip tasks, which may run at once
-    and would number their shards of the one store alike."""
+    The queries' embeddings go to the run's embedding store too, where mine finds them (the same model and prompt)
+    instead of encoding every query again; round-trip tasks running at once write their own shards of it."""
     from pipeline.errors import ConfigError
     from pipeline.filtering.round_trip import positive_ranks
     from pipeline.mining.embedding_store import EmbeddingStore
@@ -90,7 +89,7 @@ def dense_judge(name: str, model_name: str, top_k: int, texts: list[str], query_
         raise ConfigError(f"round-trip judge {name!r} (filter.round_trip): {e}") from None
     passage_vecs = EmbeddingStore(cache_dir, model_name, passage_prompt).embed(model, texts, batch_size,
                                                                                desc=f"passages ({name})")
-    query_store = EmbeddingStore(cache_dir, model_name, query_prompt) if store_queries else None
+    query_store = EmbeddingStore(cache_dir, model_name, query_prompt)
 
     search = None
     if index is not None and index.searches_index(len(texts)):
@@ -99,11 +98,7 @@ def dense_judge(name: str, model_name: str, top_k: int, texts: list[str], query_
         search = DenseIndex(passage_vecs, index)
 
     def ranks(queries: list[str], positives: np.ndarray) -> np.ndarray:
-        if query_store is not None:
-            query_vecs = query_store.embed(model, queries, batch_size, desc=f"queries ({name})")
-        else:
-            query_vecs = model.encode(queries, prompt=query_prompt, batch_size=batch_size, normalize_embeddings=True,
-                                      convert_to_numpy=True, show_progress_bar=len(queries) > 1000)
+        query_vecs = query_store.embed(model, queries, batch_size, desc=f"queries ({name})")
         if search is None:
             return positive_ranks(query_vecs, passage_vecs, positives)
         if search.kind != "flat" and index.recall_sample:
@@ -115,11 +110,11 @@ def dense_judge(name: str, model_name: str, top_k: int, texts: list[str], query_
     return Judge(name, top_k, ranks)
 
 
-def build_panel(rt, texts: list[str], language, cache_dir, bm25_dir=None, store_queries: bool = True) -> JudgePanel:
-    """The configured panel (``filter.round_trip``) over the corpus ``texts`` (embeddings kept in ``cache_dir``,
-    the BM25 index in ``bm25_dir``; ``store_queries``: query embeddings kept there too)."""
+def build_panel(rt, texts: list[str], language, cache_dir, bm25_dir=None) -> JudgePanel:
+    """The configured panel (``filter.round_trip``) over the corpus ``texts`` (passage and query embeddings kept
+    in ``cache_dir``, the BM25 index in ``bm25_dir``)."""
     judges = [dense_judge("base", rt.model, rt.top_k, texts, rt.query_prompt, rt.passage_prompt, cache_dir,
-                          rt.batch_size, rt.index, store_queries)]
+                          rt.batch_size, rt.index)]
     if rt.bm25_top_k:
         from pipeline.mining.bm25 import Bm25Index, LanguageTokenizer
 
@@ -128,5 +123,5 @@ def build_panel(rt, texts: list[str], language, cache_dir, bm25_dir=None, store_
         judges.append(Judge("bm25", rt.bm25_top_k, lambda q, p: bm25_ranks(index, q, p, depth)))
     for j in rt.judges:
         judges.append(dense_judge(j.name, j.model, j.top_k, texts, j.query_prompt, j.passage_prompt, cache_dir,
-                                  j.batch_size, rt.index, store_queries))
+                                  j.batch_size, rt.index))
     return JudgePanel(judges, rt.agree, base="base")

@@ -72,7 +72,7 @@ class RoundTripShard(PipelineStep):
         candidates = pq.read_table(Path(self.tasks_dir) / "candidates.parquet").to_pydict()
         start, end = shard_bounds(len(candidates["query"]), rank, world_size)
         texts = stage.folder.read("filter.passages", columns=("text",)).column("text").to_pylist()
-        panel = stage.panel(texts, store_queries=False)  # tasks may run at once: no shared store writes
+        panel = stage.panel(texts)  # tasks running at once write their own shards of the run's store
         ranks = panel.ranks(candidates["query"][start:end], np.asarray(candidates["positive"][start:end]))
         write_rank_shard(Path(self.tasks_dir) / "shards", rank, ranks)
         self.stat_update("queries", value=end - start)

@@ -6,8 +6,10 @@ scratch: on a CPU the costliest step of republishing a growing dataset. Here eve
 only the texts never embedded are encoded, and each batch of new embeddings is saved as its own shard, so a run
 killed while encoding resumes shard by shard and memory stays bounded by the shard size while encoding.
 
-Layout: ``<root>/<model-key>/<prompt-key>/shard-NNNNN.npy`` (float32 rows) beside ``shard-NNNNN.keys`` (one text
-hash per row, written after the ``.npy``: a shard counts only when both exist).
+Layout: ``<root>/<model-key>/<prompt-key>/shard-<writer>-NNNNN.npy`` (float32 rows) beside ``...keys`` (one text
+hash per row, written after the ``.npy``: a shard counts only when both exist). ``<writer>`` is new for every
+``embed`` call that encodes, so processes writing to one store at once (datatrove tasks on a cluster) never take
+the same shard name; a text two writers both encoded is kept once (the first shard by name).
 
 Example:
     >>> import numpy as np, tempfile
@@ -27,6 +29,7 @@ Example:
 from __future__ import annotations
 
 import hashlib
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -51,17 +54,16 @@ class EmbeddingStore:
         self.folder = Path(root) / model_key(model_id) / f"prompt-{prompt_key}"
         self.prompt = prompt or None
         self.shard_size = shard_size
-        self._where: dict[str, tuple[int, int]] | None = None  # text hash -> (shard number, row)
+        self._where: dict[str, tuple[str, int]] | None = None  # text hash -> (shard name, row)
 
-    def _shards(self) -> list[int]:
-        return sorted(int(p.stem.split("-")[1]) for p in self.folder.glob("shard-*.keys")
-                      if (p.with_suffix(".npy")).is_file())
+    def _shards(self) -> list[str]:
+        return sorted(p.stem for p in self.folder.glob("shard-*.keys") if (p.with_suffix(".npy")).is_file())
 
     def _index(self) -> dict[str, tuple[int, int]]:
         if self._where is None:
             self._where = {}
             for shard in self._shards():
-                keys = (self.folder / f"shard-{shard:05d}.keys").read_text().split()
+                keys = (self.folder / f"{shard}.keys").read_text().split()
                 for row, key in enumerate(keys):
                     self._where.setdefault(key, (shard, row))
         return self._where
@@ -83,10 +85,10 @@ class EmbeddingStore:
 
     def _encode(self, model, items: list[tuple[str, str]], batch_size: int, desc: str) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        shard = max(self._shards(), default=-1) + 1
+        writer = uuid.uuid4().hex[:12]
         # progress in texts, not shards: one shard of a small corpus takes minutes on a laptop CPU
         bar = tqdm(total=len(items), desc=desc, unit="text", disable=len(items) < PROGRESS_MIN_TEXTS)
-        for start in range(0, len(items), self.shard_size):
+        for number, start in enumerate(range(0, len(items), self.shard_size)):
             part = items[start : start + self.shard_size]
             pieces = []
             for at in range(0, len(part), PROGRESS_STEP):
@@ -95,25 +97,25 @@ class EmbeddingStore:
                                            normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False))
                 bar.update(len(texts))
             vectors = np.concatenate(pieces)
-            name = self.folder / f"shard-{shard:05d}"
+            shard = f"shard-{writer}-{number:05d}"
+            name = self.folder / shard
             with atomic_path(name.with_suffix(".npy")) as tmp, open(tmp, "wb") as f:
                 np.save(f, np.asarray(vectors, dtype=np.float32))
             with atomic_path(name.with_suffix(".keys")) as tmp:  # the shard counts from here on
                 tmp.write_text("\n".join(k for k, _ in part) + "\n")
             for row, (key, _) in enumerate(part):
                 self._index().setdefault(key, (shard, row))
-            shard += 1
         bar.close()
 
-    def _gather(self, places: list[tuple[int, int]]) -> np.ndarray:
+    def _gather(self, places: list[tuple[str, int]]) -> np.ndarray:
         if not places:
             return np.zeros((0, 0), dtype=np.float32)
-        by_shard: dict[int, list[int]] = {}
+        by_shard: dict[str, list[int]] = {}
         for i, (shard, _) in enumerate(places):
             by_shard.setdefault(shard, []).append(i)
         out = None
         for shard, positions in by_shard.items():
-            matrix = np.load(self.folder / f"shard-{shard:05d}.npy", mmap_mode="r")
+            matrix = np.load(self.folder / f"{shard}.npy", mmap_mode="r")
             if out is None:
                 out = np.empty((len(places), matrix.shape[1]), dtype=np.float32)
             out[positions] = matrix[[places[i][1] for i in positions]]

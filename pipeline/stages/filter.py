@@ -257,10 +257,10 @@ class FilterStage(Stage):
                 out.append({**q, **own, "positive_rank": own["rank_base"], "eval_eligible": bool(eligible[i])})
         return out
 
-    def panel(self, texts: list[str], store_queries: bool = True):
+    def panel(self, texts: list[str]):
         """The configured judge panel over the corpus ``texts`` (pipeline/filtering/judges.py)."""
         return build_panel(self.config.filter.round_trip, texts, self.language, self.folder.path("run.embeddings"),
-                           self.folder.path("run.bm25"), store_queries)
+                           self.folder.path("run.bm25"))
 
     def _ranks_in_tasks(self, queries: list[str], positives: np.ndarray) -> dict[str, np.ndarray]:
         """Every judge's ranks, computed in ``round_trip.tasks`` shards on the run's executor

@@ -39,11 +39,25 @@ def test_model_and_prompt_are_kept_apart(tmp_path):
     assert model.encoded == ["uno", "uno", "uno"]
 
 
+def test_writers_at_once_keep_their_own_shards(tmp_path):
+    """Two tasks that opened the store together and encode at once: neither overwrites the other's shard."""
+    model = CountingModel()
+    first, second = EmbeddingStore(tmp_path, "m", None), EmbeddingStore(tmp_path, "m", None)
+    assert len(first) == len(second) == 0  # both have read the empty store
+    first.embed(model, ["uno", "due"])
+    second.embed(model, ["tre", "due"])
+    assert len(list(first.folder.glob("shard-*.keys"))) == 2
+    reader = EmbeddingStore(tmp_path, "m", None)
+    out = reader.embed(model, ["uno", "due", "tre"])
+    assert len(reader) == 3 and model.encoded == ["uno", "due", "tre", "due"]  # the reader encoded nothing
+    np.testing.assert_array_equal(out, CountingModel().encode(["uno", "due", "tre"]))
+
+
 def test_a_shard_cut_short_by_a_kill_is_encoded_again(tmp_path):
     model = CountingModel()
     store = EmbeddingStore(tmp_path, "m", None, shard_size=2)
     store.embed(model, ["a", "b", "c", "d"])
-    (store.folder / "shard-00001.keys").unlink()  # killed between the vectors and their keys
+    sorted(store.folder.glob("shard-*-00001.keys"))[0].unlink()  # killed between the vectors and their keys
     fresh = EmbeddingStore(tmp_path, "m", None, shard_size=2)
     assert len(fresh) == 2
     out = fresh.embed(model, ["a", "b", "c", "d"])

@@ -8,6 +8,7 @@ import pytest
 
 from pipeline.config.ingest import ExecutorConfig
 from pipeline.filtering.judges import JudgePanel
+from pipeline.mining.embedding_store import text_key
 from pipeline.stages.filter import FilterStage
 from tests.pipeline.test_filter import PLANTED, make_run
 
@@ -45,6 +46,9 @@ def test_sharded_round_trip_keeps_and_drops_the_same_queries(tmp_path, tiny_mode
     shards = sorted(p.name for p in (cfg.run_dir / "filter" / "tasks_3" / "shards").iterdir())
     assert shards == ["00000.npz", "00001.npz", "00002.npz"]
     assert FilterStage(cfg).config_hash() == FilterStage(run_filter(tmp_path, tiny_model_dir, "x", 1)).config_hash()
+    # each task wrote its queries' embeddings into the run's store beside the others' (mine reads them from there)
+    stored = {k for p in (cfg.run_dir / "embeddings").rglob("shard-*.keys") for k in p.read_text().split()}
+    assert {text_key(query) for _, _, query in KEPT} <= stored
 
 
 def test_a_killed_round_trip_resumes_task_by_task(tmp_path, tiny_model_dir, unsharded, monkeypatch):
