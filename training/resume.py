@@ -22,6 +22,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from transformers import TrainerState
+
 from retrieval.errors import ConfigError
 
 logger = logging.getLogger("training")
@@ -86,3 +88,16 @@ def resume_checkpoint(output_dir: Path, fingerprint: dict, fresh: bool = False) 
     step, path = found[-1]
     logger.info("resuming from %s (step %d); --fresh trains from the start instead", path, step)
     return str(path)
+
+
+def finished_state(checkpoint: str | None) -> TrainerState | None:
+    """The Trainer state of ``checkpoint`` when its training loop had reached the last step (None otherwise).
+
+    A run killed after its last checkpoint (while choosing the WiSE-FT weight or saving ``final``), or run again
+    once finished, must not train again: resumed from the last step of a ``max_steps`` run that ends mid-epoch,
+    transformers takes one step more before it checks the limit.
+    """
+    if checkpoint is None:
+        return None
+    state = TrainerState.load_from_json(str(Path(checkpoint) / STATE_FILE))
+    return state if state.max_steps and state.global_step >= state.max_steps else None

@@ -44,7 +44,7 @@ from training.config import TrainConfig, load_config
 from training.data import IRData, load_ir_split, load_triplets
 from training.distill import LABEL, add_teacher_scores, build_distillation_loss
 from training.interpolate import choose_alpha, interpolate
-from training.resume import resume_checkpoint, run_fingerprint
+from training.resume import finished_state, resume_checkpoint, run_fingerprint
 
 logger = logging.getLogger("training")
 
@@ -252,9 +252,14 @@ def run(cfg: TrainConfig, fresh: bool = False) -> Path:
     trainer = SentenceTransformerTrainer(
         model=model, args=args, train_dataset=train_ds, loss=loss, evaluator=evaluator
     )
-    trainer.train(resume_from_checkpoint=checkpoint)  # ends with the best checkpoint loaded (load_best_model_at_end)
-
-    model = trainer.model
+    state = finished_state(checkpoint)
+    if state is None:
+        trainer.train(resume_from_checkpoint=checkpoint)  # ends with the best checkpoint loaded (load_best_model...)
+        model, state = trainer.model, trainer.state
+    else:
+        best = state.best_model_checkpoint if evaluator and state.best_model_checkpoint else checkpoint
+        logger.info("training had finished (step %d of %d): taking %s", state.global_step, state.max_steps, best)
+        model = load_model(best, device=device, model_card_data=build_card_data(cfg, source))
     wise_ft = None
     if cfg.training.wise_ft_alphas:
         model, wise_ft = _wise_ft(model, cfg, device, evaluator)
@@ -271,11 +276,11 @@ def run(cfg: TrainConfig, fresh: bool = False) -> Path:
         "device": device,
         "precision": precision,
         "train_rows": len(train_ds),
-        "global_steps": trainer.state.global_step,
-        "best_metric": {BEST_METRIC: trainer.state.best_metric} if evaluator else None,
-        "best_checkpoint": trainer.state.best_model_checkpoint,
+        "global_steps": state.global_step,
+        "best_metric": {BEST_METRIC: state.best_metric} if evaluator else None,
+        "best_checkpoint": state.best_model_checkpoint,
         "dev_ndcg@10": [
-            {"step": h.get("step"), "ndcg@10": h[BEST_METRIC]} for h in trainer.state.log_history if BEST_METRIC in h
+            {"step": h.get("step"), "ndcg@10": h[BEST_METRIC]} for h in state.log_history if BEST_METRIC in h
         ],
         "wise_ft": wise_ft,
         "config": cfg.model_dump(),

@@ -106,3 +106,11 @@ def test_a_killed_training_resumes_to_the_same_weights(
     assert a.keys() == b.keys()
     for name in a:
         torch.testing.assert_close(a[name], b[name], rtol=0, atol=1e-6, msg=name)
+
+    # the same command once more: nothing to train (transformers alone would take a 7th step: 6 ends mid-epoch)
+    steps.clear()
+    again = train.run(config(out))
+    assert steps == [] and json.loads((again / "training_info.json").read_text(encoding="utf-8"))["global_steps"] == 6
+    c = _weights(again)
+    for name in a:
+        torch.testing.assert_close(a[name], c[name], rtol=0, atol=1e-6, msg=name)
