@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 from retrieval.cli import cli_main
-from retrieval.dataset import describe_dataset, load_split, require_columns
+from retrieval.dataset import describe_dataset, load_split, negative_columns, require_columns
 from retrieval.errors import ConfigError
 
 VERDICT = "verdict: "
@@ -78,9 +78,9 @@ def review(dataset: str, split: str = "test", pairs: int = 50, negatives: int = 
     if negatives:
         ds = load_split(source, "triplets", split)
         require_columns(ds, ("query_id", "query", "positive", "negative_1"), f"config 'triplets' split {split!r}")
-        numbers = sorted(int(c[9:]) for c in ds.column_names if c.startswith("negative_") and c[9:].isdigit())
-        columns = ds.select_columns([f"negative_{k}" for k in numbers])
-        slots = [(i, k) for i, row in enumerate(columns) for k in numbers if row[f"negative_{k}"]]
+        names = negative_columns(ds.column_names)
+        slots = [(i, int(name.split("_")[1])) for i, row in enumerate(ds.select_columns(names)) for name in names
+                 if row[name]]
         picked = sorted(rng.sample(slots, min(negatives, len(slots))))
         lines += [f"## {len(picked)} random mined negatives of {len(slots)}", ""]
         lines += negative_sheet([(ds[i], k) for i, k in picked], chars)

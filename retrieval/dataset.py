@@ -27,6 +27,7 @@ SCHEMA_KEY = "retrieval_schema_version"
 # the published format: configs triplets/pairs/corpus/queries/qrels with the columns require_columns names
 SCHEMA_VERSION = 1  # bump when they change
 _CARD_VERSION = re.compile(r"\*\*Version:\*\*\s*`([^`]+)`")
+_NEGATIVE = re.compile(r"^negative_(\d+)$")
 FIX = "Fix: point --dataset at a folder or Hub id published by `python -m pipeline.run --stage publish`."
 
 
@@ -153,3 +154,15 @@ def require_columns(ds: Dataset, needed: tuple[str, ...] | list[str], where: str
             f"triplets need query, positive, negative_1..negative_k; corpus _id/title/text; queries _id/text; "
             f"qrels query-id/corpus-id/score. {FIX}"
         )
+
+
+def negative_columns(columns: list[str], limit: int | None = None) -> list[str]:
+    """``negative_1``, ``negative_2``... present in ``columns``, in numeric order, at most ``limit``.
+
+    Example:
+        >>> negative_columns(["query", "negative_10", "negative_2", "negative_1", "negative_x"], 2)
+        ['negative_1', 'negative_2']
+    """
+    found = sorted((int(m.group(1)), c) for c in columns if (m := _NEGATIVE.match(c)))
+    names = [c for _, c in found]
+    return names[:limit] if limit else names

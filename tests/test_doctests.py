@@ -46,6 +46,7 @@ DOCTEST_MODULES = [
     "pipeline.steps.cleanup",
     "retrieval.cli",
     "retrieval.config",
+    "retrieval.dataset",
     "retrieval.testing.fake_openai_server",
     "retrieval.testing.fake_replies",
     "retrieval.testing.tiny_topics",

@@ -9,26 +9,17 @@ from __future__ import annotations
 
 import logging
 import random
-import re
 from dataclasses import dataclass
 
 from datasets import Dataset
 
 from retrieval.dataset import FIX as _FIX
-from retrieval.dataset import DatasetSource, data_file_hint, load_split, require_columns
+from retrieval.dataset import DatasetSource, data_file_hint, load_split, negative_columns, require_columns
 from retrieval.errors import DatasetError
 
 logger = logging.getLogger(__name__)
 
 TRIPLET_COLUMNS = ("query", "positive", "negative_1")
-_NEGATIVE = re.compile(r"^negative_(\d+)$")
-
-
-def negative_columns(columns: list[str], limit: int | None = None) -> list[str]:
-    """``negative_1``, ``negative_2``... present in ``columns``, in numeric order, at most ``limit``."""
-    found = sorted((int(m.group(1)), c) for c in columns if (m := _NEGATIVE.match(c)))
-    names = [c for _, c in found]
-    return names[:limit] if limit else names
 
 
 def load_triplets(

@@ -32,6 +32,7 @@ from pathlib import Path
 import torch
 
 from retrieval.cli import cli_main, positive_int
+from retrieval.dataset import negative_columns
 from retrieval.errors import ConfigError, DatasetError
 from retrieval.models import load_model
 from retrieval.paths import check_output_folder, replacing
@@ -83,8 +84,9 @@ def _read_texts(path: Path) -> Iterator[str]:
         import pyarrow.parquet as pq
 
         table = pq.read_table(path)
+        negatives = set(negative_columns(table.column_names))
         for name in table.column_names:  # the text columns of the published configs, not ids or styles
-            if name in _TEXT_COLUMNS or name.startswith("negative_") and name[9:].isdigit():
+            if name in _TEXT_COLUMNS or name in negatives:
                 yield from (t for t in table.column(name).to_pylist() if isinstance(t, str))
         return
     opener = gzip.open if path.suffix == ".gz" else open

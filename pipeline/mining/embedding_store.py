@@ -59,7 +59,7 @@ class EmbeddingStore:
     def _shards(self) -> list[str]:
         return sorted(p.stem for p in self.folder.glob("shard-*.keys") if (p.with_suffix(".npy")).is_file())
 
-    def _index(self) -> dict[str, tuple[int, int]]:
+    def _index(self) -> dict[str, tuple[str, int]]:
         if self._where is None:
             self._where = {}
             for shard in self._shards():

@@ -8,9 +8,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from retrieval.dataset import describe_dataset
+from retrieval.dataset import describe_dataset, negative_columns
 from retrieval.errors import DatasetError
-from training.data import load_ir_split, load_triplets, negative_columns
+from training.data import load_ir_split, load_triplets
 
 
 def test_triplets_keep_only_text_columns(fixture_dataset: Path) -> None:
