@@ -32,6 +32,17 @@ class Miner:
     bm25: Bm25Index | None = None
     positives_of: dict[str, set[int]] | None = None  # query text -> every positive's text index (all are masked)
     judge: object | None = None  # an LLMJudge (pipeline.mining.judge), or None
+    bm25_hits: dict[str, list[int]] | None = None  # query text -> BM25's best passages (``prefetch_bm25``)
+
+    def _bm25_depth(self, query: str) -> int:
+        return self.cfg.range_max + len(self.positives_of.get(query, ()))
+
+    def prefetch_bm25(self, queries: list[str]) -> None:
+        """BM25's ranked passages for all ``queries`` in one batched search (``Bm25Index.top_many``: ~3x faster
+        than a search per query at 20k passages). A top-k list's first j entries are its top-j (ties by passage
+        index), so each query's prefix is what ``top`` with its own depth returns."""
+        depth = max((self._bm25_depth(q) for q in queries), default=0)
+        self.bm25_hits = {q: [i for i, _ in hits] for q, hits in zip(queries, self.bm25.top_many(queries, depth))}
 
     def positive_score(self, query: str, positive_index: int) -> float:
         return float(self.query_embeddings[self.query_index[query]] @ self.corpus_embeddings[positive_index])
@@ -42,8 +53,11 @@ class Miner:
 
     def _bm25(self, query: str) -> list[Negative]:
         """BM25's rank window (positives excluded), scored with the dense model for the guard."""
-        cfg, masked = self.cfg, self.positives_of.get(query, set())
-        ranked = [i for i, _ in self.bm25.top(query, cfg.range_max + len(masked)) if i not in masked]
+        cfg, masked, depth = self.cfg, self.positives_of.get(query, set()), self._bm25_depth(query)
+        hits = self.bm25_hits.get(query) if self.bm25_hits is not None else None
+        if hits is None:
+            hits = [i for i, _ in self.bm25.top(query, depth)]
+        ranked = [i for i in hits[:depth] if i not in masked]
         window = ranked[cfg.range_min:cfg.range_max]
         if not window:
             return []

@@ -137,6 +137,8 @@ class MineStage(Stage):
             corpus_embeddings=tools.corpus_embeddings,
             query_index={q: i for i, q in enumerate(query_texts)}, positives_of=positives_of, bm25=tools.bm25,
         )
+        if tools.bm25 is not None:
+            miner.prefetch_bm25(query_texts)
         drops = Counter()
         if cfg.method in ("dense", "hybrid"):
             miner.dense = dense_candidates(tools.model, [r["query"] for r in rows],

@@ -16,6 +16,7 @@ from sentence_transformers import SentenceTransformer
 from pipeline.errors import ConfigError, InputDataError, StageError
 from pipeline.mining.bm25 import LanguageTokenizer
 from pipeline.mining.judge import LLMJudge
+from pipeline.mining.miner import Miner
 from pipeline.mining.select import Negative, choose, interleave, threshold
 from pipeline.run_folder import SUCCESS
 from pipeline.stages.mine import MineStage
@@ -99,6 +100,30 @@ def test_bm25_only_obeys_the_guard(tmp_path, tiny_model_dir):
     rows = pq.read_table(config.run_dir / "mine" / "triplets.parquet").to_pylist()
     assert stats["negatives_by_source"]["dense"] == 0 and stats["negatives_by_source"]["bm25"] > 0
     assert all(n["score"] <= (1 - MARGIN) * r["positive_score"] + 1e-6 for r in rows for n in r["negatives"])
+
+
+def test_batched_bm25_search_mines_what_a_search_per_query_mines(tmp_path, tiny_model_dir, monkeypatch):
+    windows = {}
+    original = Miner._bm25
+
+    def recording(self, query):
+        windows.setdefault(self.bm25_hits is None, {})[query] = [n.index for n in original(self, query)]
+        return original(self, query)
+
+    def mine(folder):
+        config = make_run_config(folder, tiny_model_dir, mine={"method": "bm25", "relative_margin": MARGIN,
+                                                               "range_min": 1, "range_max": 6})
+        write_filter_run(config.run_dir)
+        MineStage(config).run()
+        return pq.read_table(config.run_dir / "mine" / "triplets.parquet").to_pylist()
+
+    monkeypatch.setattr(Miner, "_bm25", recording)
+    batched = mine(tmp_path / "batched")
+    monkeypatch.setattr(Miner, "prefetch_bm25", lambda self, queries: None)
+    per_query = mine(tmp_path / "per_query")
+    assert batched == per_query
+    assert windows[False] == windows[True] and any(len(w) == 5 for w in windows[True].values())
+    assert sum(len(r["negatives"]) for r in batched) > 0
 
 
 def test_llm_judge_drops_negatives_that_answer(tmp_path, tiny_model_dir, monkeypatch):
