@@ -99,9 +99,10 @@ def run(args) -> dict:
             language = load_language("ita_Latn")
             miner.bm25 = timed("bm25_index", t, Bm25Index, corpus.texts,
                                LanguageTokenizer(language.spacy, language.stop_words))
+            timed("bm25_search", t, miner.prefetch_bm25, q_texts)  # as the stage does: one batched search
         rows = timed("bm25_and_select", t, lambda: [miner.mine_one(q)[0] for q in queries])
     embed = t["embed_queries"] + t["embed_passages"]
-    search = sum(t.get(k, 0.0) for k in ("dense_search", "bm25_index", "bm25_and_select"))
+    search = sum(t.get(k, 0.0) for k in ("dense_search", "bm25_index", "bm25_search", "bm25_and_select"))
     per_k = 1000 / len(queries)
     return {
         "queries": len(queries), "passages": len(corpus), "method": args.method, "model": args.model,
