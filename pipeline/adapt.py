@@ -11,7 +11,9 @@ It runs the pipeline with settings for a curated collection (pipeline/adapt_conf
 PII masking off, every passage in the retrieval corpus, no test split: 90% train and 10% dev), fine-tunes the base
 model, then compares the model choices (``best_dev``: the checkpoint with the best synthetic dev NDCG@10;
 ``last``: the last checkpoint; ``wise``: the last one mixed half-and-half with the base, WiSE-FT) with the base,
-on the synthetic dev split and, with ``--real-queries``, on real queries. Everything goes under
+on the synthetic dev split and, with ``--real-queries``, on real queries; with ``--guard-set`` (a general set such
+as the news dataset's test split) a model that loses more than ``--guard-tolerance`` points there against the base
+is never recommended (the forgetting check). Everything goes under
 ``<output-dir>/<name>/``: ``adapt.yaml`` (the pipeline config: rerun any stage with ``python -m pipeline.run
 --config``), the stage folders, ``model/`` and ``eval/``; ``adapt_report.md`` says which model to use.
 
@@ -70,6 +72,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--learning-rate", type=float, default=1e-5)
     p.add_argument("--device", default="auto", help="training and evaluation device: auto, cpu, cuda, mps")
     p.add_argument("--real-queries", help="BEIR folder (corpus.jsonl, queries.jsonl, qrels/test.tsv) of real queries")
+    p.add_argument("--guard-set", help="a retrieval set the adapted model must not get worse on (the forgetting "
+                   "check): a BEIR folder, a published dataset (its test split) or an MTEB task")
+    p.add_argument("--guard-tolerance", type=float, default=0.5,
+                   help="NDCG@10 points (x100) a model may lose on --guard-set against the base and still be "
+                   "recommended (default 0.5)")
+    p.add_argument("--eval-max-queries", type=positive_int, default=None,
+                   help="evaluate on a seeded sample of at most N queries per set (default: all)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="change one pipeline setting (YAML value), e.g. --set mine.num_negatives=2; repeatable")
     p.add_argument("--train-set", dest="train_overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
@@ -117,7 +126,7 @@ def run(args: argparse.Namespace) -> dict:
     start = time.time()
     report["eval"] = _evaluate(args, models, dataset, run_dir / "eval")
     timings["eval"] = time.time() - start
-    return _finish(report, run_dir, timings)
+    return _finish(report, run_dir, timings, args.guard_tolerance)
 
 
 def check_later_steps(args: argparse.Namespace, run_dir: Path) -> None:
@@ -129,10 +138,15 @@ def check_later_steps(args: argparse.Namespace, run_dir: Path) -> None:
 
     adapt_train_config(args, RunFolder(run_dir).path("publish.dataset"), run_dir / "model")
     resolve_device(args.device)
-    if args.real_queries and args.stop_after != "train":
+    if args.stop_after != "train":
         from eval.sets import resolve_set
 
-        resolve_set(f"real={args.real_queries}")  # a missing folder, or one without qrels
+        if args.real_queries:
+            resolve_set(f"real={args.real_queries}")  # a missing folder, or one without qrels
+        if args.guard_set:
+            resolve_set(f"guard={args.guard_set}")
+    if args.guard_tolerance < 0:
+        raise ConfigError(f"--guard-tolerance must be 0 or more NDCG@10 points, not {args.guard_tolerance}.")
 
 
 def _trained(train_cfg) -> Path | None:
@@ -184,9 +198,12 @@ def _evaluate(args: argparse.Namespace, models: dict, dataset: Path, out: Path) 
     runs = [("synthetic_dev", ["--sets", f"synthetic_dev={dataset}", "--split", "dev"])]
     if args.real_queries:
         runs.append(("real", ["--sets", f"real={args.real_queries}"]))
+    if args.guard_set:
+        runs.append(("guard", ["--sets", f"guard={args.guard_set}", "--split", "test"]))
+    sample = ["--max-queries", str(args.eval_max_queries)] if args.eval_max_queries else []
     table: dict[str, dict[str, float]] = {}
     for label, set_args in runs:
-        eargs = eval_args(["--models", *specs, *set_args, "--output-dir", str(out / label), "--dims", "128",
+        eargs = eval_args(["--models", *specs, *set_args, *sample, "--output-dir", str(out / label), "--dims", "128",
                            "--quantization", "binary", "--device", args.device, "--language", args.language])
         report = eval_run(eargs)
         write_report(report, out / label)
@@ -198,17 +215,28 @@ def _evaluate(args: argparse.Namespace, models: dict, dataset: Path, out: Path) 
     return table
 
 
-def _finish(report: dict, run_dir: Path, timings: dict) -> dict:
+def _finish(report: dict, run_dir: Path, timings: dict, guard_tolerance: float = 0.5) -> dict:
     report["seconds"] = {k: round(v, 1) for k, v in timings.items()}
     if "eval" in report:
         ranked = "real" if "real" in report["eval"] else "synthetic_dev"
         # the base competes too: when no adapted model beats it where it is measured, the honest advice is the base
         scores = {m: s for m, s in report["eval"][ranked].items() if m in ("base", *CHOICES)}
+        report["forgetting"] = _forgetting(report["eval"].get("guard", {}), guard_tolerance)
+        scores = {m: s for m, s in scores.items() if m not in report["forgetting"]}
         report["recommended"] = max(scores, key=scores.get) if scores else None
         report["recommended_by"] = ranked
     (run_dir / "adapt_report.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
     (run_dir / "adapt_report.md").write_text(report_markdown(report), encoding="utf-8")
     return report
+
+
+def _forgetting(guard: dict[str, float], tolerance: float) -> dict[str, float]:
+    """Adapted models that lost more than ``tolerance`` NDCG@10 points (x100) on the guard set against the base:
+    model -> points lost. Such a model is never recommended, whatever it scores on the collection."""
+    if "base" not in guard:
+        return {}
+    lost = {m: round(100 * (guard["base"] - s), 2) for m, s in guard.items() if m in CHOICES}
+    return {m: pts for m, pts in lost.items() if pts > tolerance}
 
 
 def report_markdown(report: dict) -> str:
@@ -223,6 +251,8 @@ def report_markdown(report: dict) -> str:
         lines += ["", f"Recommended: **{report['recommended']}** (best NDCG@10 on {report['recommended_by']}"
                   + ("; synthetic dev only: check with real queries, --real-queries" if report["recommended_by"]
                      == "synthetic_dev" else "") + f"): `{report['models'][report['recommended']]}`"]
+        for model, points in report.get("forgetting", {}).items():
+            lines += ["", f"Not recommended: {model} lost {points:.2f} NDCG@10 points on the guard set (forgetting)."]
         if report["recommended"] == "base":
             lines += ["", "No adapted model beat the base here: keep the base model. Read the README section "
                       "\"Adapt e5-small to your own documents\" (what to expect) before trying again."]

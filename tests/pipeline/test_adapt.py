@@ -55,17 +55,22 @@ def endpoint(monkeypatch):
 def test_adapt_end_to_end(tmp_path, endpoint, tiny_model, capsys):
     docs = write_documents(tmp_path / "docs")
     real = write_real_queries(tmp_path / "real", docs)
+    guard = write_real_queries(tmp_path / "guard", docs[:24])
     argv = base_argv(tmp_path, tmp_path / "docs", endpoint.url, tiny_model) + ["--real-queries", str(real)]
+    argv += ["--guard-set", str(guard), "--eval-max-queries", "20"]
     argv += ["--learning-rate", "1e-3", "--epochs", "3"]  # enough to move the tiny model's weights
     assert adapt.main(argv) == 0
     run = tmp_path / "runs" / "mine"
     report = json.loads((run / "adapt_report.json").read_text())
     assert set(report["models"]) == {"base", "best_dev", "last", "wise"}
     assert set(report["eval"]["real"]) == {"bm25", "base", "best_dev", "last", "wise"}
+    assert set(report["eval"]["guard"]) == {"bm25", "base", "best_dev", "last", "wise"}
+    assert json.loads((run / "eval" / "real" / "results.json").read_text())["settings"]["max_queries"] == 20
     assert "synthetic_dev" in report["eval"] and report["recommended_by"] == "real"
     assert report["recommended"] in ("base", "best_dev", "last", "wise")
     real_scores = report["eval"]["real"]
-    assert real_scores[report["recommended"]] == max(real_scores[c] for c in ("base", "best_dev", "last", "wise"))
+    allowed = [c for c in ("base", "best_dev", "last", "wise") if c not in report["forgetting"]]
+    assert real_scores[report["recommended"]] == max(real_scores[c] for c in allowed)
     assert len({round(real_scores[m], 6) for m in ("base", "last", "wise")}) == 3  # three different models
     assert (run / "adapt.yaml").is_file() and (run / "model" / "wise_0.5" / "modules.json").is_file()
     assert report["stages"]["ingest"]["kept"] == len(docs)  # no web-quality filter drops a curated document
@@ -180,3 +185,24 @@ def test_train_set_changes_the_training_config(tmp_path, tiny_model):
     cfg = adapt_train_config(args, tmp_path / "dataset", tmp_path / "model")
     assert cfg.loss.scale == 50 and cfg.loss.matryoshka_dims == [64, 32]
     assert cfg.training.output_dir == str(tmp_path / "model")  # the rest as adapt sets it
+
+
+def test_a_model_that_forgets_on_the_guard_set_is_not_recommended(tmp_path):
+    report = {"run": "r", "dataset": "d", "models": {m: m for m in ("base", "best_dev", "last", "wise")},
+              "eval": {"real": {"base": 0.80, "best_dev": 0.84, "last": 0.86, "wise": 0.83},
+                       "guard": {"base": 0.700, "best_dev": 0.696, "last": 0.690, "wise": 0.701}}}
+    adapt._finish(report, tmp_path, {"eval": 1.0}, guard_tolerance=0.5)
+    assert report["forgetting"] == {"last": 1.0}  # best_dev lost 0.4 points: within the tolerance
+    assert report["recommended"] == "best_dev"
+    md = (tmp_path / "adapt_report.md").read_text()
+    assert "Not recommended: last lost 1.00 NDCG@10 points on the guard set" in md and "| guard |" in md
+    adapt._finish(report, tmp_path, {"eval": 1.0}, guard_tolerance=0.0)
+    assert report["recommended"] == "wise"
+
+
+def test_a_negative_guard_tolerance_is_refused(tmp_path, endpoint, tiny_model, capsys):
+    write_documents(tmp_path / "docs", 3)
+    argv = [*base_argv(tmp_path, tmp_path / "docs", endpoint.url, tiny_model), "--guard-tolerance", "-1"]
+    assert adapt.main(argv) == 2
+    assert "--guard-tolerance must be 0 or more" in capsys.readouterr().err
+    assert not (tmp_path / "runs" / "mine").exists()
