@@ -132,6 +132,8 @@ def run(args: argparse.Namespace) -> dict:
 def check_later_steps(args: argparse.Namespace, run_dir: Path) -> None:
     """What training and evaluation will need, before the dataset is built: the training settings (--epochs,
     --learning-rate), the device and the real queries."""
+    if args.guard_tolerance < 0:
+        raise ConfigError(f"--guard-tolerance must be 0 or more NDCG@10 points, not {args.guard_tolerance}.")
     if args.stop_after == "dataset":
         return
     from retrieval.device import resolve_device
@@ -145,8 +147,6 @@ def check_later_steps(args: argparse.Namespace, run_dir: Path) -> None:
             resolve_set(f"real={args.real_queries}")  # a missing folder, or one without qrels
         if args.guard_set:
             resolve_set(f"guard={args.guard_set}")
-    if args.guard_tolerance < 0:
-        raise ConfigError(f"--guard-tolerance must be 0 or more NDCG@10 points, not {args.guard_tolerance}.")
 
 
 def _trained(train_cfg) -> Path | None:
@@ -219,10 +219,10 @@ def _finish(report: dict, run_dir: Path, timings: dict, guard_tolerance: float =
     report["seconds"] = {k: round(v, 1) for k, v in timings.items()}
     if "eval" in report:
         ranked = "real" if "real" in report["eval"] else "synthetic_dev"
-        # the base competes too: when no adapted model beats it where it is measured, the honest advice is the base
-        scores = {m: s for m, s in report["eval"][ranked].items() if m in ("base", *CHOICES)}
         report["forgetting"] = _forgetting(report["eval"].get("guard", {}), guard_tolerance)
-        scores = {m: s for m, s in scores.items() if m not in report["forgetting"]}
+        # the base competes too: when no adapted model beats it where it is measured, the honest advice is the base
+        scores = {m: s for m, s in report["eval"][ranked].items()
+                  if m in ("base", *CHOICES) and m not in report["forgetting"]}
         report["recommended"] = max(scores, key=scores.get) if scores else None
         report["recommended_by"] = ranked
     (run_dir / "adapt_report.json").write_text(json.dumps(report, indent=2), encoding="utf-8")

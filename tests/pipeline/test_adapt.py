@@ -200,9 +200,10 @@ def test_a_model_that_forgets_on_the_guard_set_is_not_recommended(tmp_path):
     assert report["recommended"] == "wise"
 
 
-def test_a_negative_guard_tolerance_is_refused(tmp_path, endpoint, tiny_model, capsys):
+@pytest.mark.parametrize("stop_after", [[], ["--stop-after", "dataset"]])
+def test_a_negative_guard_tolerance_is_refused(tmp_path, endpoint, tiny_model, capsys, stop_after):
     write_documents(tmp_path / "docs", 3)
-    argv = [*base_argv(tmp_path, tmp_path / "docs", endpoint.url, tiny_model), "--guard-tolerance", "-1"]
+    argv = [*base_argv(tmp_path, tmp_path / "docs", endpoint.url, tiny_model), "--guard-tolerance", "-1", *stop_after]
     assert adapt.main(argv) == 2
     assert "--guard-tolerance must be 0 or more" in capsys.readouterr().err
     assert not (tmp_path / "runs" / "mine").exists()
