@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from pipeline import adapt
+from retrieval.models import load_model
 from retrieval.testing.fake_openai_server import FakeOpenAIServer
 from retrieval.testing.tiny_topics import fixture_topics
 
@@ -59,6 +60,7 @@ def test_adapt_end_to_end(tmp_path, endpoint, tiny_model, capsys):
     argv = base_argv(tmp_path, tmp_path / "docs", endpoint.url, tiny_model) + ["--real-queries", str(real)]
     argv += ["--guard-set", str(guard), "--eval-max-queries", "20"]
     argv += ["--learning-rate", "1e-3", "--epochs", "3"]  # enough to move the tiny model's weights
+    argv += ["--train-set", "model.max_seq_length=32"]  # checkpoints keep this limit; the choices must not
     assert adapt.main(argv) == 0
     run = tmp_path / "runs" / "mine"
     report = json.loads((run / "adapt_report.json").read_text())
@@ -73,6 +75,8 @@ def test_adapt_end_to_end(tmp_path, endpoint, tiny_model, capsys):
     assert real_scores[report["recommended"]] == max(real_scores[c] for c in allowed)
     assert len({round(real_scores[m], 6) for m in ("base", "last", "wise")}) == 3  # three different models
     assert (run / "adapt.yaml").is_file() and (run / "model" / "wise_0.5" / "modules.json").is_file()
+    limits = {m: load_model(report["models"][m], device="cpu").max_seq_length for m in ("best_dev", "last", "wise")}
+    assert limits == dict.fromkeys(limits, load_model(str(tiny_model), device="cpu").max_seq_length)
     assert report["stages"]["ingest"]["kept"] == len(docs)  # no web-quality filter drops a curated document
     md = (run / "adapt_report.md").read_text()
     assert "| real |" in md and "Recommended:" in md
