@@ -13,6 +13,7 @@ The pipeline defaults suit a web crawl (C4). A team's own collection differs, so
 from __future__ import annotations
 
 import argparse
+import math
 import random
 from pathlib import Path
 
@@ -20,6 +21,8 @@ from pipeline.config import PipelineConfig
 from pipeline.errors import ConfigError, InputDataError
 from retrieval.config import apply_overrides, parse_overrides, validate_config
 
+DEV_EVALUATIONS = 5  # dev evaluations (and checkpoints) per training run
+BATCH_SIZE = 32
 MIN_SHARE_IN_LANGUAGE = 0.5  # below this share of sampled documents in the language file's language: refuse
 SAMPLE_DOCUMENTS = 200
 
@@ -77,14 +80,28 @@ def adapt_train_config(args: argparse.Namespace, dataset: Path, output_dir: Path
         # scale 100 (the training default, e5's temperature) and no Matryoshka: on SQuAD-it, adapting with Matryoshka
         # lost 1.6 NDCG@10 at full size and without it none (results/squad_it_adapt/ablation)
         "loss": {"mini_batch_size": 16, "matryoshka_dims": None},
-        "training": {"output_dir": str(output_dir), "epochs": args.epochs, "batch_size": 32,
-                     "learning_rate": args.learning_rate, "warmup_ratio": 0.1, "eval_steps": 10,
+        "training": {"output_dir": str(output_dir), "epochs": args.epochs, "batch_size": BATCH_SIZE,
+                     "learning_rate": args.learning_rate, "warmup_ratio": 0.1,
+                     "eval_steps": eval_steps(dataset, args.epochs),
                      "save_total_limit": 2, "logging_steps": 5, "device": args.device, "seed": 42},
         "card": {"language": args.language.split("_")[0][:2] if args.language.endswith("_Latn") else "multilingual"},
     }
     overrides = parse_overrides(getattr(args, "train_overrides", []), "--train-set", ConfigError)
     where = "the training config of pipeline.adapt (from its options and --train-set)"
     return validate_config(TrainConfig, apply_overrides(data, overrides), where, error=ConfigError)
+
+
+def eval_steps(dataset: Path, epochs: float) -> int:
+    """Steps between dev evaluations: about DEV_EVALUATIONS per run. Each one encodes the whole collection (the dev
+    split searches all of it), which on a CPU costs more than the steps between them once a collection holds
+    thousands of passages (2,427 SQuAD-it passages: ~4 minutes an evaluation, 36 s a step). 10 before the dataset
+    exists (the early check of the settings)."""
+    if not dataset.is_dir():
+        return 10
+    from retrieval.dataset import describe_dataset, load_split
+
+    rows = len(load_split(describe_dataset(str(dataset)), "triplets", "train"))
+    return max(1, math.ceil(math.ceil(rows / BATCH_SIZE) * epochs / DEV_EVALUATIONS))
 
 
 def check_documents(config: PipelineConfig, args: argparse.Namespace) -> None:

@@ -211,3 +211,18 @@ def test_a_negative_guard_tolerance_is_refused(tmp_path, endpoint, tiny_model, c
     assert adapt.main(argv) == 2
     assert "--guard-tolerance must be 0 or more" in capsys.readouterr().err
     assert not (tmp_path / "runs" / "mine").exists()
+
+
+@pytest.mark.parametrize("epochs", [1.0, 40.0])
+def test_dev_evaluations_are_spread_over_the_run(fixture_dataset, epochs):
+    import math
+
+    from pipeline.adapt_config import DEV_EVALUATIONS, eval_steps
+    from retrieval.dataset import describe_dataset, load_split
+
+    steps = math.ceil(len(load_split(describe_dataset(str(fixture_dataset)), "triplets", "train")) / 32) * epochs
+    every = eval_steps(fixture_dataset, epochs)
+    assert every >= 1 and math.ceil(steps / every) <= DEV_EVALUATIONS  # not one per 10 steps on a long run
+    if steps >= DEV_EVALUATIONS:
+        assert math.ceil(steps / every) >= DEV_EVALUATIONS - 1  # and still several, for best_dev to choose among
+    assert eval_steps(fixture_dataset.parent / "not-built-yet", epochs) == 10
