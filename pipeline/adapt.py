@@ -178,7 +178,7 @@ def _model_choices(args: argparse.Namespace, final: Path) -> dict[str, Path]:
     base = load_model(args.base_model, device="cpu")
     # a trainer checkpoint keeps training's truncation (model.max_seq_length, a speed budget): "last" and "wise" are
     # saved with the base's limit, as training.train saves its final model, or they would cut long passages at
-    # inference (on SQuAD-it that alone cost them 1 to 2 NDCG@10 points against best_dev)
+    # inference (on a SQuAD-it pilot that alone cost them 0.5 to 1.3 NDCG@10 points)
     last_dir, wise_dir = final.parent / "last", final.parent / "wise_0.5"
     if not _saved_with_limit(last_dir, base.max_seq_length):
         tuned = load_model(str(checkpoints[-1] if checkpoints else final), device="cpu")
