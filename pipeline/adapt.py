@@ -176,16 +176,18 @@ def _model_choices(args: argparse.Namespace, final: Path) -> dict[str, Path]:
     info = json.loads((final / "training_info.json").read_text(encoding="utf-8"))
     checkpoints = sorted(final.parent.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
     base = load_model(args.base_model, device="cpu")
-    # a trainer checkpoint keeps training's truncation (model.max_seq_length, a speed budget): "last" and "wise" are
-    # saved with the base's limit, as training.train saves its final model, or they would cut long passages at
-    # inference (on a SQuAD-it pilot that alone cost them 0.5 to 1.3 NDCG@10 points)
+    # "last" and "wise" must keep the base's input limit, not training's (a speed budget), or they cut long passages
+    # at inference (on a SQuAD-it pilot that alone cost 0.5 to 1.3 NDCG@10 points). training.train saves its
+    # checkpoints so; the limit is set again here for checkpoints of runs made before it did.
     last_dir, wise_dir = final.parent / "last", final.parent / "wise_0.5"
+    tuned = None
     if not _saved_with_limit(last_dir, base.max_seq_length):
         tuned = load_model(str(checkpoints[-1] if checkpoints else final), device="cpu")
         tuned.max_seq_length = base.max_seq_length
         tuned.save(str(last_dir))
     if not _saved_with_limit(wise_dir, base.max_seq_length):
-        interpolate(base, load_model(str(last_dir), device="cpu"), 0.5).save(str(wise_dir))
+        tuned = tuned if tuned is not None else load_model(str(last_dir), device="cpu")
+        interpolate(base, tuned, 0.5).save(str(wise_dir))
     models = {"base": Path(args.base_model) if Path(args.base_model).exists() else args.base_model,
               "best_dev": final, "last": last_dir, "wise": wise_dir}
     logging.getLogger("pipeline.adapt").info("best dev checkpoint %s, last %s", info.get("best_checkpoint"),
@@ -195,7 +197,9 @@ def _model_choices(args: argparse.Namespace, final: Path) -> dict[str, Path]:
 
 def _saved_with_limit(folder: Path, max_seq_length: int) -> bool:
     """Whether ``folder`` already holds a model with this input limit (kept from an earlier run of the same
-    adaptation: saving it again would change its files and void the evaluation's finished rows)."""
+    adaptation: saving it again would change its files and void the evaluation's finished rows). It loads the model
+    (a second or two) rather than read sentence-transformers' files, whose place for the limit changed between
+    versions (sentence_bert_config.json, then tokenizer_config.json)."""
     from retrieval.models import load_model
 
     return (folder / "modules.json").is_file() and load_model(str(folder), device="cpu").max_seq_length == \

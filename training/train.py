@@ -24,7 +24,6 @@ from typing import Any
 from sentence_transformers import (
     SentenceTransformer,
     SentenceTransformerModelCardData,
-    SentenceTransformerTrainer,
     SentenceTransformerTrainingArguments,
 )
 from sentence_transformers.base.sampler import BatchSamplers
@@ -45,6 +44,7 @@ from training.data import IRData, load_ir_split, load_triplets
 from training.distill import LABEL, add_teacher_scores, build_distillation_loss
 from training.interpolate import choose_alpha, interpolate
 from training.resume import finished_state, resume_checkpoint, run_fingerprint
+from training.trainer import LimitKeepingTrainer
 
 logger = logging.getLogger("training")
 
@@ -249,8 +249,9 @@ def run(cfg: TrainConfig, fresh: bool = False) -> Path:
     loss = build_loss(model, cfg)
     args = build_args(cfg, train_ds.column_names, device, precision, evaluator is not None)
     logger.info("training on %d triplets with columns %s", len(train_ds), train_ds.column_names)
-    trainer = SentenceTransformerTrainer(
-        model=model, args=args, train_dataset=train_ds, loss=loss, evaluator=evaluator
+    trainer = LimitKeepingTrainer(  # checkpoints, like the final model below, keep the base model's limit
+        model=model, args=args, train_dataset=train_ds, loss=loss, evaluator=evaluator,
+        saved_max_seq_length=base_max_seq_length,
     )
     state = finished_state(checkpoint)
     if state is None:

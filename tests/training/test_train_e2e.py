@@ -48,8 +48,10 @@ def test_training_improves_retrieval(
     assert info["best_metric"]["eval_dev_cosine_ndcg@10"] == max(history)
     assert info["best_checkpoint"].endswith("checkpoint-40")
 
-    # trained on 48-token inputs, saved with the base model's 64-token limit
-    assert SentenceTransformer(str(final), device="cpu").max_seq_length == 64
+    # trained on 48-token inputs, saved (final model and every checkpoint) with the base model's 64-token limit
+    checkpoints = sorted(out.glob("checkpoint-*"))
+    assert checkpoints
+    assert {SentenceTransformer(str(p), device="cpu").max_seq_length for p in [final, *checkpoints]} == {64}
     before, after = _test_ndcg(tiny_model, fixture_dataset), _test_ndcg(final, fixture_dataset)
     assert before < 0.5, before
     assert after > before + 0.3, (before, after)
