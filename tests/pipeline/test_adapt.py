@@ -226,3 +226,40 @@ def test_dev_evaluations_are_spread_over_the_run(fixture_dataset, epochs):
     if steps >= DEV_EVALUATIONS:
         assert math.ceil(steps / every) >= DEV_EVALUATIONS - 1  # and still several, for best_dev to choose among
     assert eval_steps(fixture_dataset.parent / "not-built-yet", epochs) == 10
+
+
+def _trained_folder(tmp_path: Path, best_step: int | None, last_step: int = 40, wise_ft: dict | None = None) -> Path:
+    for step in (20, last_step):
+        (tmp_path / f"checkpoint-{step}").mkdir(parents=True, exist_ok=True)
+    best = str(tmp_path / f"checkpoint-{best_step}") if best_step else None
+    (tmp_path / "final").mkdir(exist_ok=True)
+    (tmp_path / "final" / "training_info.json").write_text(json.dumps({"best_checkpoint": best, "wise_ft": wise_ft}))
+    return tmp_path / "final"
+
+
+def test_last_is_the_best_dev_model_only_when_the_best_checkpoint_is_the_last(tmp_path):
+    assert adapt._same_weights(_trained_folder(tmp_path / "a", best_step=40)) == {"last": "best_dev"}
+    assert adapt._same_weights(_trained_folder(tmp_path / "b", best_step=20)) == {}
+    assert adapt._same_weights(_trained_folder(tmp_path / "c", best_step=40, wise_ft={"alpha": 0.5})) == {}
+
+
+def test_twin_models_are_evaluated_once_and_the_real_queries_first(tmp_path, monkeypatch):
+    import eval.report
+    import eval.run
+
+    seen: list[tuple[list[str], list[str]]] = []
+
+    def fake_run(eargs):
+        seen.append((list(eargs.models), list(eargs.sets)))
+        return {"results": [{"set": eargs.sets[0].split("=")[0], "model": spec.split("=")[0], "full_dim": True,
+                             "ndcg@10": 0.5 + i / 10} for i, spec in enumerate(eargs.models)]}
+
+    monkeypatch.setattr(eval.run, "run", fake_run)
+    monkeypatch.setattr(eval.report, "write_report", lambda report, folder: None)
+    args = adapt.parse_args(["docs", "--name", "x", "--gguf", "m.gguf", "--base-model", "b", "--real-queries", "r",
+                             "--guard-set", "g"])
+    models = {m: tmp_path / m for m in ("base", "best_dev", "last", "wise")}
+    table = adapt._evaluate(args, models, tmp_path / "dataset", tmp_path / "eval", {"last": "best_dev"})
+    assert [sets[0].split("=")[0] for _, sets in seen] == ["real", "guard", "synthetic_dev"]
+    assert all(not spec.startswith("last=") for specs, _ in seen for spec in specs)
+    assert table["real"] == {"base": 0.5, "best_dev": 0.6, "wise": 0.7, "last": 0.6}
