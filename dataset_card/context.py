@@ -82,11 +82,22 @@ def llm_label(config, served_name: str, llm_file: str | None = None) -> str:
 
 
 def source_datasets(config) -> list[str]:
-    """Card metadata: publish.source_datasets, else the Hub dataset ingested, else allenai/c4."""
+    """Card metadata: publish.source_datasets, else none for a described collection of one's own
+    (publish.source_description), else the Hub dataset ingested, else allenai/c4."""
     if config.publish.source_datasets:
         return list(config.publish.source_datasets)
+    if config.publish.source_description:
+        return []
     source = config.ingest.source
     return [source.hub_dataset] if source.type == "hub" else ["allenai/c4"]
+
+
+def quality_filters(config) -> list[str]:
+    """The web-quality filters the ingest stage ran (an adaptation to a curated collection runs none)."""
+    ing = config.ingest
+    named = [(ing.gopher_repetition, "Gopher repetition"), (ing.gopher_quality, "Gopher quality"),
+             (ing.fineweb_quality, "FineWeb quality")]
+    return [name for on, name in named if on]
 
 
 def citation(config, year: int) -> str:
@@ -105,6 +116,11 @@ def card_context(config, language, stats: dict[str, dict], counts: dict[str, dic
         "pretty_name": config.publish.pretty_name, "version": config.publish.version, "tag": config.publish.tag,
         "repo_id": config.publish.repo_id or "<user>/<repo>", "license": config.publish.license,
         "language_name": language.name, "iso": language.iso_639_1, "source_datasets": source_datasets(config),
+        "web_source": not config.publish.source_description,
+        "source_text": config.publish.source_description or ", ".join(source_datasets(config)),
+        "quality_filters": quality_filters(config), "pii": config.ingest.pii,
+        "has_test": bool(config.split.test),
+        "split_names": ", ".join(s for s in ("train", "dev", "test") if s != "test" or config.split.test),
         "stats": stats, "counts": counts, "files": files, "plots": plots, "drops": drop_rows(stats),
         "mine": config.mine, "split": config.split, "generate": config.generate, "filter": config.filter,
         "seed": config.seed, "mining_model": model_label(config.mine.model),

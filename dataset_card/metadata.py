@@ -44,7 +44,7 @@ def card_metadata(*, pretty_name: str, language: str, license: str, source_datas
         "task_categories": ["sentence-similarity", "text-retrieval"],
         "task_ids": ["document-retrieval"],
         "size_categories": [size_category(n_rows)],
-        "source_datasets": list(source_datasets),
+        **({"source_datasets": list(source_datasets)} if source_datasets else {}),  # none for one's own documents
         "tags": list(tags),
         "configs": configs,
         SCHEMA_KEY: SCHEMA_VERSION,  # the published format (retrieval/dataset.py): readers refuse another one

@@ -49,6 +49,7 @@ def adapt_pipeline_config(args: argparse.Namespace) -> dict:
                         llamacpp={"model_path": args.gguf, "n_threads": args.llm_threads})
     else:
         generate.update(backend="endpoint", endpoint_url=args.endpoint, model=args.llm_model, concurrency=8)
+    path = Path(args.documents)
     return {
         "run_name": args.name,
         "output_dir": args.output_dir,
@@ -65,7 +66,7 @@ def adapt_pipeline_config(args: argparse.Namespace) -> dict:
         "mine": {"model": args.base_model},
         "split": {"train": 0.9, "dev": 0.1, "test": 0.0},
         "publish": {"version": "1.0.0", "pretty_name": f"{args.name}: synthetic queries for adapting an embedder",
-                    "license": "other"},
+                    "license": "other", "source_description": f"a curated collection of documents (`{path.name}`)"},
     }
 
 

@@ -84,6 +84,9 @@ class PublishConfig(StrictModel):
     private: bool = False
     source_datasets: list[str] | None = Field(
         None, description="card metadata; None: the ingest source (hub dataset, else allenai/c4)")
+    source_description: str | None = Field(
+        None, description="what the passages are excerpts of, for the card, when it is not web text (e.g. 'our "
+        "product manuals'): the card then describes a curated collection, not a crawl, and names no source dataset")
     tags: list[str] = Field(default_factory=lambda: ["sentence-transformers", "hard-negatives", "synthetic",
                                                      "retrieval", "datatrove"])
     citation_key: str = "retrieval_triplets"

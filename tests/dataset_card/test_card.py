@@ -128,3 +128,32 @@ def test_card_data_fed_in_batches_equals_one_batch():
     assert {s: r.values for s, r in parts.query_words.items()} == {s: r.values for s, r in whole.query_words.items()}
     assert parts.positive_scores.values == whole.positive_scores.values
     assert parts.passage_lengths() == whole.passage_lengths() == ([2], "tokens")
+
+
+def test_card_of_a_curated_collection_names_it_not_c4(tmp_path):
+    """An adaptation dataset (pipeline.adapt): one's own documents, web filters off, no test split."""
+    config = config_from_dict({
+        "publish": {"source_description": "our product manuals"}, "split": {"train": 0.9, "dev": 0.1, "test": 0.0},
+        "ingest": {"gopher_repetition": False, "gopher_quality": False, "fineweb_quality": False, "pii": False}})
+    readme = write_card(config, load_language("ita_Latn"), _run(tmp_path), tmp_path / "d", FILES,
+                        {"triplets": {"train": 1, "dev": 1}}, CardData())
+    text = readme.read_text()
+    meta = yaml.safe_load(text.split("---")[1])
+    assert "source_datasets" not in meta
+    for expected in ("passages\nof our product manuals,", "**Source text:** our product manuals",
+                     "no\nweb-quality filter", "no PII masking", "it has\nno test split", "| `pairs` | train, dev |",
+                     "excerpts of our product manuals and\nkeep their source's terms;"):
+        assert expected in text, expected
+    for absent in ("c4", "C4", "web text", "beir/test", "FineWeb-2 quality filters"):
+        assert absent not in text, absent
+
+
+def test_card_of_a_web_crawl_names_c4_and_its_filters(tmp_path):
+    readme = write_card(config_from_dict({}), load_language("ita_Latn"), _run(tmp_path), tmp_path / "d", FILES,
+                        {"triplets": {"train": 1, "test": 1}}, CardData())
+    text = readme.read_text()
+    assert yaml.safe_load(text.split("---")[1])["source_datasets"] == ["allenai/c4"]
+    for expected in ("web text (allenai/c4)", "(Gopher repetition, Gopher quality, FineWeb quality)",
+                     "`beir/test/` holds", "ODC-BY 1.0", "the C4 corpus", "| `pairs` | train, dev, test |"):
+        assert expected in text, expected
+    assert "no PII masking" not in text and "no test split" not in text

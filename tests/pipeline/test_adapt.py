@@ -78,6 +78,8 @@ def test_adapt_end_to_end(tmp_path, endpoint, tiny_model, capsys):
     limits = {m: load_model(report["models"][m], device="cpu").max_seq_length for m in ("best_dev", "last", "wise")}
     assert limits == dict.fromkeys(limits, load_model(str(tiny_model), device="cpu").max_seq_length)
     assert report["stages"]["ingest"]["kept"] == len(docs)  # no web-quality filter drops a curated document
+    card = (Path(report["dataset"]) / "README.md").read_text()
+    assert "a curated collection of documents (`docs`)" in card and "allenai/c4" not in card  # not a crawl
     md = (run / "adapt_report.md").read_text()
     assert "| real |" in md and "Recommended:" in md
     assert "Recommended:" in capsys.readouterr().out
