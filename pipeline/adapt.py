@@ -174,8 +174,7 @@ def _model_choices(args: argparse.Namespace, final: Path) -> dict[str, Path]:
     from retrieval.models import load_model
     from training.interpolate import interpolate
 
-    info = json.loads((final / "training_info.json").read_text(encoding="utf-8"))
-    checkpoints = sorted(final.parent.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
+    info, checkpoints = _training_outcome(final)
     base = load_model(args.base_model, device="cpu")
     # "last" and "wise" must keep the base's input limit, not training's (a speed budget), or they cut long passages
     # at inference (on a SQuAD-it pilot that alone cost 0.5 to 1.3 NDCG@10 points). training.train saves its
@@ -196,11 +195,16 @@ def _model_choices(args: argparse.Namespace, final: Path) -> dict[str, Path]:
     return models
 
 
+def _training_outcome(final: Path) -> tuple[dict, list[Path]]:
+    """training.train's record of the run (training_info.json) and its checkpoint folders, oldest first."""
+    info = json.loads((final / "training_info.json").read_text(encoding="utf-8"))
+    return info, sorted(final.parent.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
+
+
 def _same_weights(final: Path) -> dict[str, str]:
     """{"last": "best_dev"} when the best dev checkpoint is the last one (then both hold the same weights and are
     evaluated once: on SQuAD-it one model costs about 15 minutes of CPU), else {}."""
-    info = json.loads((final / "training_info.json").read_text(encoding="utf-8"))
-    checkpoints = sorted(final.parent.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
+    info, checkpoints = _training_outcome(final)
     best = info.get("best_checkpoint")
     if info.get("wise_ft") or not checkpoints or not best or Path(best).name != checkpoints[-1].name:
         return {}
