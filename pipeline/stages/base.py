@@ -5,7 +5,8 @@ A stage writes everything under ``runs/<run_name>/<stage>/`` and reads its input
 ``_SUCCESS.json`` with the hash of the config that shaped it (its own sections plus its upstream stage's hash) and
 its statistics; a rerun skips it. A stage killed half-way leaves ``_STARTED.json`` (same hash), and resumes from its
 partial output. A stage whose upstream output changed is redone (cheap stages) or refused until --force
-(expensive ones: generate).
+(expensive ones: generate). Output made with other settings is refused until --force, except publish's, which is
+redone (``redo_on_new_settings``: its dataset folder is rebuilt from split's output in seconds).
 """
 
 from __future__ import annotations
@@ -55,6 +56,9 @@ class Stage(ABC):
 
     # ----------------------------------------------------------------- state
     expensive: ClassVar[bool] = False  # never discard this stage's output without --force
+    # output only derived from upstream by cheap, deterministic work (publish): changed settings redo it, as a changed
+    # upstream does, instead of refusing; nothing is lost, and a user who renames the dataset needs no --force
+    redo_on_new_settings: ClassVar[bool] = False
 
     def config_hash(self) -> str:
         """Hash of the config sections that shape this stage's output."""
@@ -90,6 +94,10 @@ class Stage(ABC):
                 continue
             found = json.loads(path.read_text())
             what = "finished" if marker_name == SUCCESS else "partial"
+            if found["config_hash"] != self.config_hash() and self.redo_on_new_settings:
+                print(f"[{self.name}] its settings changed: redoing this stage")
+                shutil.rmtree(self.dir)
+                return
             if found["config_hash"] != self.config_hash():
                 raise StageError(
                     f"{self.dir} holds {what} output of stage '{self.name}' made with a different config "

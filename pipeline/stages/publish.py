@@ -32,6 +32,7 @@ from pipeline.stages.base import Stage
 class PublishStage(Stage):
     name = "publish"
     config_sections = ("publish",)
+    redo_on_new_settings = True  # the dataset folder and card are rebuilt from split's output in seconds
     batch_rows = BATCH_ROWS  # rows per read batch and written row group
 
     @property

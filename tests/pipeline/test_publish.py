@@ -169,3 +169,15 @@ def test_cli_checks_push_before_running_stages(tmp_path, monkeypatch, capsys):
     assert main(["--config", str(cfg), "--stage", "mine", "--push", "me/it-retrieval"]) == 2
     assert "--stage publish" in capsys.readouterr().err
     assert not (tmp_path / "runs").exists()  # nothing ran
+
+
+def test_new_settings_republish_without_force(tmp_path):
+    config = make_run_config(tmp_path, "unused", split={"train": 0.6, "dev": 0.2, "test": 0.2})
+    write_mine_run(config.run_dir)
+    SplitStage(config).run()
+    PublishStage(config).run()
+    renamed = make_run_config(tmp_path, "unused", split={"train": 0.6, "dev": 0.2, "test": 0.2},
+                              publish={"pretty_name": "Renamed", "source_description": "our manuals"})
+    PublishStage(renamed).run()  # no 'made with a different config' refusal: publishing again loses nothing
+    card = (renamed.run_dir / "publish" / "dataset" / "README.md").read_text()
+    assert "# Renamed" in card and "our manuals" in card
