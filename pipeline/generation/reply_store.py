@@ -13,7 +13,8 @@ Each record ties a reply to what produced it::
 
 A stored reply made for other passage text (the corpus or the passages settings changed), another prompt, another
 model or GGUF, or other generation settings (temperature, max_tokens, response format) is never mixed in silently:
-loading it is an error that names the file and the fix.
+loading it is an error that names the file and the fix. Replies for passages the run does not have (a run on part of
+the collection) are left unused, with a notice; a store of which nothing fits the run is an error.
 
 Example::
 
@@ -97,6 +98,12 @@ class ReplyStore:
                 problems["settings"].append(pid)
             else:
                 found[pid] = record
+        if found and problems["unknown"] and not problems["text"]:
+            # a run on part of the collection (fewer documents than the run that filled the store): the other
+            # passages' replies are harmless, never mixed in; only a store of which nothing fits is an error
+            print(f"[generate] {len(problems['unknown'])} stored replies in {self.folder} are for passages this run "
+                  f"does not have (a part of the collection?): not used")
+            problems["unknown"] = []
         self._raise_mismatch(problems, prompt_hash, model)
         return found
 

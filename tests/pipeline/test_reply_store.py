@@ -230,3 +230,12 @@ def test_a_batch_failing_as_the_server_dies_still_keeps_its_finished_chunks(tmp_
         with pytest.raises(BrokenPipeError):
             GenerateStage(cfg).run()
     assert len(ReplyStore(store).records()) == 4
+
+
+def test_a_run_on_part_of_the_collection_uses_the_replies_it_has(tmp_path, capsys):
+    store = ReplyStore(tmp_path / "store")
+    store.add([record("a", "testo a"), record("b", "testo b")])
+    assert sorted(store.load({"a": text_sha1("testo a")}, "h1", "m")) == ["a"]  # b's reply: not this run's
+    assert "1 stored replies" in capsys.readouterr().out
+    with pytest.raises(ConfigError, match="made for other text"):  # a changed passage is still an error
+        store.load({"a": text_sha1("testo a"), "b": text_sha1("altro testo")}, "h1", "m")
