@@ -112,12 +112,13 @@ def card_context(config, language, stats: dict[str, dict], counts: dict[str, dic
                  plots: list, files: dict[str, dict[str, str]]) -> dict:
     """Everything the Jinja2 template reads."""
     year = dt.date.today().year
+    sources = source_datasets(config)
     return {
         "pretty_name": config.publish.pretty_name, "version": config.publish.version, "tag": config.publish.tag,
         "repo_id": config.publish.repo_id or "<user>/<repo>", "license": config.publish.license,
-        "language_name": language.name, "iso": language.iso_639_1, "source_datasets": source_datasets(config),
+        "language_name": language.name, "iso": language.iso_639_1, "source_datasets": sources,
         "web_source": not config.publish.source_description,
-        "source_text": config.publish.source_description or ", ".join(source_datasets(config)),
+        "source_text": config.publish.source_description or ", ".join(sources),
         "quality_filters": quality_filters(config), "pii": config.ingest.pii,
         "has_test": bool(config.split.test),
         "split_names": ", ".join(s for s in ("train", "dev", "test") if s != "test" or config.split.test),
